@@ -1,0 +1,1 @@
+# CRS credit-alert models arrive with the CRS intake (CONTRACT §6).

@@ -1,0 +1,38 @@
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from leads.services import delivery_backlog
+
+from .celery import app as celery_app
+
+
+@require_GET
+def healthz(request):
+    """200 when the database (and the broker, when one is configured) answers; 503 otherwise."""
+    checks = {"database": _check(_ping_database)}
+    checks["broker"] = "in-process" if settings.CELERY_TASK_ALWAYS_EAGER else _check(_ping_broker)
+    healthy = "unavailable" not in checks.values()
+    body = {"status": "ok" if healthy else "unavailable", **checks}
+    if checks["database"] == "ok":
+        body["lead_deliveries"] = delivery_backlog()
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _check(ping) -> str:
+    try:
+        ping()
+    except Exception:
+        return "unavailable"
+    return "ok"
+
+
+def _ping_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _ping_broker() -> None:
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)

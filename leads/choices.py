@@ -1,0 +1,208 @@
+"""The CRF Connect lookups (seed 000, "Lookups"). Values outside these lists are kept as sent."""
+
+from django.db import models
+
+
+class Status(models.TextChoices):
+    MATCHED = "Matched"
+    REVIEWED = "Reviewed"
+    CONTACTED = "Contacted"
+    QUALIFIED = "Qualified"
+    FUNDED = "Funded"
+    DISQUALIFIED = "Disqualified"
+    WITHDRAWN = "Withdrawn"
+
+
+class State(models.TextChoices):
+    SUBMITTED = "Submitted"
+    REMOVED = "Removed"
+
+
+class UseOfProceeds(models.TextChoices):
+    WORKING_CAPITAL = "Working Capital"
+    START_BUSINESS = "Start a Business"
+    ACQUIRE_BUSINESS = "Acquire a Business"
+    INVENTORY = "Purchase Inventory"
+    EQUIPMENT = "Purchase Machinery or Equipment"
+    BUILDING_IMPROVEMENTS = "Make Building Improvements"
+    BUILDING_ACQUISITION = "Building Acquisition"
+    REFINANCE = "Refinance Existing Debt"
+    OTHER = "Other"
+
+
+class FinanceNeededBy(models.TextChoices):
+    TODAY = "Today"
+    TWO_WEEKS = "InNextTwoWeeks", "In the next two weeks"
+    TWO_MONTHS = "InNextTwoMonths", "In the next two months"
+    MULTIPLE = "MultipleOptions", "Multiple options"
+
+
+class CollateralType(models.TextChoices):
+    COMMERCIAL_RE = "Commercial Real Estate"
+    RESIDENTIAL_RE = "Residential Real Estate"
+    INVENTORY = "Inventory"
+    RECEIVABLES = "Accounts Receivable"
+    CASH = "Cash"
+    INVESTMENTS = "Investment Accounts"
+    NEW_EQUIPMENT = "New Equipment/Machinery"
+    FURNITURE = "Furniture & Fixtures"
+    VEHICLES = "Vehicles"
+    USED_EQUIPMENT = "Used Equipment/Machinery"
+    VACANT_LAND = "Vacant Land"
+    LEASEHOLD = "Leasehold Improvements"
+    OTHER = "Other"
+
+
+class OwnershipDemographic(models.TextChoices):
+    WOMEN = "Women"
+    VETERAN = "Veteran"
+    LGBTQ = "LGBTQ"
+    BLACK = "Black/African-American"
+    ASIAN = "Asian"
+    HISPANIC = "Hispanic/Latino/Latinx"
+    NATIVE_AMERICAN = "Native American"
+    ALASKAN_NATIVE = "Alaskan Native"
+    NATIVE_HAWAIIAN = "Native Hawaiian"
+    PACIFIC_ISLANDER = "Pacific Islander"
+    MIXED_RACE = "Mixed-race"
+    OTHER = "Other"
+
+
+class YearsInBusiness(models.TextChoices):
+    STARTUP = "Startup"
+    LESS_THAN_ONE = "LessThanOne", "Less than one"
+    ONE_TO_TWO = "OneToTwo", "One to two"
+    TWO_TO_THREE = "TwoToThree", "Two to three"
+    THREE_OR_MORE = "ThreeOrMore", "Three or more"
+
+
+class Industry(models.TextChoices):
+    ACCOMMODATION = "Accomodation & Food Service"  # sic: CRF's spelling
+    AGRICULTURE = "Agriculture"
+    BUSINESS_SERVICES = "Business Services"
+    CONSTRUCTION = "Construction"
+    DENTISTS = "Dentists/Physicians"
+    EDUCATION = "Educational Services"
+    FINANCE = "Finance & Insurance"
+    GAS_STATIONS = "Gas Stations & Convenience Stores"
+    HEALTHCARE = "Healthcare and Social Assistance"
+    HOTELS = "Hotels"
+    IT = "Information Technology"
+    LANDLORD = "Landlord"
+    MANUFACTURING = "Manufacturing"
+    MINING = "Mining"
+    PROFESSIONAL = "Professional Services"
+    REAL_ESTATE = "Real Estate"
+    RESTAURANT = "Restaurant"
+    RETAIL = "Retail"
+    TRANSPORTATION = "Transportation & Warehousing"
+    UTILITIES = "Utilities"
+    WASTE = "Waste Management"
+    WHOLESALE = "Wholesale Trade"
+    OTHER = "Other"
+
+
+class BusinessType(models.TextChoices):
+    SOLE_PROPRIETORSHIP = "SoleProprietorship", "Sole proprietorship"
+    LLC = "LLC"
+    CORPORATION = "Corporation"
+    NON_PROFIT = "NonProfit", "Non-profit"
+    OTHER = "Other"
+
+
+class Revenue(models.TextChoices):
+    UNDER_100K = "LessThan100000", "Less than $100,000"
+    FROM_100K = "_100000To250000", "$100,000 – $250,000"
+    FROM_250K = "_250000To500000", "$250,000 – $500,000"
+    FROM_500K = "_500000To1000000", "$500,000 – $1,000,000"
+    FROM_1M = "_1000000To5000000", "$1,000,000 – $5,000,000"
+    OVER_5M = "MoreThan5000000", "More than $5,000,000"
+
+
+class FicoScore(models.TextChoices):
+    FROM_700 = "_700Plus", "700+"
+    FROM_660 = "_660To699", "660–699"
+    FROM_640 = "_640To659", "640–659"
+    FROM_620 = "_620To639", "620–639"
+    FROM_580 = "_580To619", "580–619"
+    BELOW_580 = "Below580", "Below 580"
+
+
+class PriorBankruptcies(models.TextChoices):
+    NONE = "None"
+    ONE = "_1Prior", "1 prior"
+    TWO_OR_MORE = "_2OrMore", "2 or more"
+
+
+class HowDidYouHear(models.TextChoices):
+    GOOGLE = "Google"
+    FACEBOOK = "Facebook"
+    AD = "Ad"
+    EMAIL = "Email"
+    EVENT = "Event"
+    WORD_OF_MOUTH = "WordOfMouth", "Word of mouth"
+    LENDER_REFERRAL = "LenderReferral", "Lender referral"
+    OTHER = "Other"
+
+
+class ContactTime(models.TextChoices):
+    MORNING = "Morning"
+    AFTERNOON = "Afternoon"
+    EVENING = "Evening"
+
+
+class ContactMethod(models.TextChoices):
+    EMAIL = "Email"
+    PHONE = "Phone"
+
+
+class WithdrawnReason(models.TextChoices):
+    STOPPED_RESPONDING = "BorrowerStoppedResponding", "Borrower stopped responding"
+    DUPLICATE = "Duplicate"
+    LOST_BID = "LostBidToCompetitor", "Lost bid to competitor"
+    FRAUD = "FraudOrSpam", "Fraud or spam"
+    OTHER = "Other"
+
+
+class DisqualifiedReason(models.TextChoices):
+    ELIGIBILITY = "EligibilityIssue", "Eligibility issue"
+    CREDIT = "CreditIssue", "Credit issue"
+    CASH_FLOW = "CashFlowIssue", "Cash-flow issue"
+    COLLATERAL = "CollateralIssue", "Collateral issue"
+    LOAN_USE = "LoanUseIssue", "Loan-use issue"
+    GUARANTEE = "PersonalGuaranteeIssue", "Personal-guarantee issue"
+    OTHER = "Other"
+
+
+class TechnicalAssistance(models.TextChoices):
+    ACCOUNTING = "Accounting"
+    BUSINESS_PLAN = "BusinessPlan", "Business plan"
+    BUY_SELL = "BuyOrSellABusiness", "Buy or sell a business"
+    CASH_FLOW = "CashFlowManagement", "Cash-flow management"
+    FORMATION = "CompanyFormation", "Company formation"
+    CUSTOMER_RELATIONS = "CustomerRelations", "Customer relations"
+    CREDIT_COUNSELING = "CreditCounseling", "Credit counseling"
+    FINANCING = "FinancingOrCapital", "Financing or capital"
+    FRANCHISING = "Franchising"
+    GOVERNMENT = "GovernmentContracting", "Government contracting"
+    HR = "HumanResourcesAndManagement", "Human resources and management"
+    INTERNATIONAL = "InternationalTrade", "International trade"
+    LEGAL = "LegalIssues", "Legal issues"
+    MARKETING = "MarketingOrSales", "Marketing or sales"
+    PROCUREMENT = "PrivateSectorProcurement", "Private-sector procurement"
+    TAX = "TaxPlanning", "Tax planning"
+    TECHNOLOGY = "TechnologyAndECommerce", "Technology and e-commerce"
+
+
+class DeliverySource(models.TextChoices):
+    WEBHOOK = "webhook"
+    AZURE_QUEUE = "azure-queue", "Azure queue"
+    AZURE_BLOB = "azure-blob", "Azure blob"
+    DEMO = "demo"
+
+
+class DeliveryOutcome(models.TextChoices):
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"
+    REJECTED = "rejected"

@@ -1,0 +1,365 @@
+"""Reading a CRF Connect lead (seed 000) into model values, without touching the database.
+
+Only `id` and `status` are required (`InvalidLead` otherwise). Every other field is read
+leniently: a value of the wrong type is stored empty and reported as a problem, an unknown enum
+value is stored as sent and reported, and keys the schema does not name are kept in `extra`.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from django.db import models
+from django.utils.dateparse import parse_datetime
+
+from . import choices
+from .models import Lead, Partner, Product, ProductSet
+
+# CRF name (dotted for nested objects) → model field, in the schema's order.
+LEAD_FIELDS: list[tuple[str, str]] = [
+    ("id", "id"),
+    ("submissionId", "submission_id"),
+    ("duplicateId", "duplicate_id"),
+    ("dateCreated", "date_created"),
+    ("status", "status"),
+    ("state", "state"),
+    ("requestedAmount", "requested_amount"),
+    ("useOfProceeds", "use_of_proceeds"),
+    ("financeNeededBy", "finance_needed_by"),
+    ("hasBusinessPlan", "has_business_plan"),
+    ("collateralTypes", "collateral_types"),
+    ("ownershipDemographicTypes", "ownership_demographic_types"),
+    ("nameOfBusiness", "name_of_business"),
+    ("businessAddress.line1", "address_line1"),
+    ("businessAddress.line2", "address_line2"),
+    ("businessAddress.city", "address_city"),
+    ("businessAddress.state", "address_state"),
+    ("businessAddress.zip", "address_zip"),
+    ("businessAddress.county", "address_county"),
+    ("yearsInBusiness", "years_in_business"),
+    ("numEmployees", "num_employees"),
+    ("industry", "industry"),
+    ("businessType", "business_type"),
+    ("revenueLastYear", "revenue_last_year"),
+    ("revenueProjected", "revenue_projected"),
+    ("netProfit", "net_profit"),
+    ("firstName", "first_name"),
+    ("lastName", "last_name"),
+    ("email", "email"),
+    ("phone", "phone"),
+    ("ficoScore", "fico_score"),
+    ("priorBankruptcies", "prior_bankruptcies"),
+    ("statistics.censusTract", "census_tract"),
+    ("statistics.latitude", "latitude"),
+    ("statistics.longitude", "longitude"),
+    ("statistics.craEligibleTract", "cra_eligible_tract"),
+    ("statistics.isCDFIInvestmentArea", "is_cdfi_investment_area"),
+    ("howDidYouHear", "how_did_you_hear"),
+    ("preferredContactTime", "preferred_contact_time"),
+    ("preferredContactMethod", "preferred_contact_method"),
+    ("funded.fundedAmount", "funded_amount"),
+    ("funded.fundedInterestRate", "funded_interest_rate"),
+    ("funded.fundedAPR", "funded_apr"),
+    ("funded.fundedTermMonths", "funded_term_months"),
+    ("funded.fundedAmortizationMonths", "funded_amortization_months"),
+    ("funded.fundedDate", "funded_date"),
+    ("willReceiveTechnicalAssistance", "will_receive_technical_assistance"),
+    ("technicalAssistanceOptions", "technical_assistance_options"),
+    ("disqualifiedReason", "disqualified_reason"),
+    ("withdrawnReason", "withdrawn_reason"),
+    ("otherReasonText", "other_reason_text"),
+    ("leadOwner", "lead_owner"),
+    ("fraudScore", "fraud_score"),
+    ("ipAddress", "ip_address"),
+]
+PARTNER_FIELDS = [("id", "crf_id"), ("name", "name"), ("route", "route")]
+PRODUCT_FIELDS = [
+    ("id", "crf_id"),
+    ("name", "name"),
+    ("tags", "tags"),
+    ("kind", "kind"),
+    ("termRange.min", "term_min"),
+    ("termRange.max", "term_max"),
+    ("termRange.type", "term_type"),
+    ("aprRange.min", "apr_min"),
+    ("aprRange.max", "apr_max"),
+    ("aprRange.type", "apr_type"),
+    ("loanType", "loan_type"),
+    ("collateralType", "collateral_type"),
+    ("paymentFrequency", "payment_frequency"),
+]
+PRODUCT_SET_FIELDS = [("id", "crf_id"), ("name", "name")]
+# Related objects: CRF key → (model, its fields, Lead foreign key).
+RELATED = {
+    "leadSource": (Partner, PARTNER_FIELDS, "lead_source"),
+    "servicePartner": (Partner, PARTNER_FIELDS, "service_partner"),
+    "matchedProduct": (Product, PRODUCT_FIELDS, "matched_product"),
+    "productSet": (ProductSet, PRODUCT_SET_FIELDS, "product_set"),
+}
+# List fields whose items come from a lookup.
+LIST_CHOICES = {
+    "collateral_types": choices.CollateralType,
+    "ownership_demographic_types": choices.OwnershipDemographic,
+    "technical_assistance_options": choices.TechnicalAssistance,
+}
+FRAUD_SCORE_RANGE = (Decimal(0), Decimal(1))
+
+
+class InvalidLead(Exception):
+    """The body cannot be a lead at all: answered 400, kept as a rejected delivery."""
+
+    def __init__(self, code: str, detail: str, fields: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.code, self.detail, self.fields = code, detail, fields or {}
+
+
+@dataclass
+class Related:
+    key: str  # "id:<uuid>", "route:<route>" or "name:<name>"
+    values: dict[str, Any]
+
+
+@dataclass
+class ParsedLead:
+    id: uuid.UUID
+    status: str
+    values: dict[str, Any]
+    related: dict[str, Related | None]  # by Lead foreign key name
+    extra: dict[str, Any] = field(default_factory=dict)
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+
+def parse(body: bytes) -> ParsedLead:
+    data = _load_object(body)
+    lead_id = _required_id(data)
+    status = data.get("status")
+    if not isinstance(status, str) or not status.strip():
+        raise InvalidLead("missing_status", "The lead has no status.", {"status": "required"})
+    if len(status) > Lead._meta.get_field("status").max_length:
+        raise InvalidLead("invalid_status", "The lead status is too long.", {"status": "too long"})
+    reader = _Reader()
+    values = reader.read(data, "", LEAD_FIELDS, Lead)
+    related = {
+        fk: reader.read_related(data, name, spec, model)
+        for name, (model, spec, fk) in RELATED.items()
+    }
+    return ParsedLead(lead_id, status, values, related, reader.extra, reader.problems)
+
+
+def _load_object(body: bytes) -> dict:
+    try:
+        data = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise InvalidLead("invalid_json", "The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise InvalidLead("not_an_object", "The body must be one JSON object: a lead.")
+    return data
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _required_id(data: dict) -> uuid.UUID:
+    value = data.get("id")
+    if value is None:
+        raise InvalidLead("missing_id", "The lead has no id.", {"id": "required"})
+    try:
+        return _uuid(None, value)
+    except _Problem:
+        raise InvalidLead("invalid_id", "The lead id is not a UUID.", {"id": "not a UUID"}) from None
+
+
+class _Reader:
+    """Reads fields into model values, collecting problems and unknown keys as it goes."""
+
+    def __init__(self):
+        self.problems: list[dict[str, str]] = []
+        self.extra: dict[str, Any] = {}
+
+    def read(self, data: dict, prefix: str, spec, model) -> dict[str, Any]:
+        self._keep_unknown(data, prefix, {path.split(".")[0] for path, _ in spec})
+        containers: dict[str, dict] = {}
+        values = {}
+        for path, name in spec:
+            head, _, child = path.partition(".")
+            if child and head not in containers:
+                containers[head] = self._container(data, head, prefix, spec)
+            raw = containers[head].get(child) if child else data.get(head)
+            values[name] = self._coerce(model._meta.get_field(name), prefix + path, raw)
+        return values
+
+    def read_related(self, data: dict, name: str, spec, model) -> Related | None:
+        obj = self._container(data, name, "", spec=[])
+        values = self.read(obj, name + ".", spec, model) if obj else {}
+        key = _related_key(values)
+        return Related(key, values) if key else None
+
+    def _container(self, data: dict, head: str, prefix: str, spec) -> dict:
+        """A nested object; missing or null is empty, anything else is reported once."""
+        node = data.get(head)
+        if node is None:
+            return {}
+        if not isinstance(node, dict):
+            self._problem(prefix + head, "wrong_type", f"expected an object, got {_show(node)}")
+            return {}
+        children = {p.split(".", 1)[1] for p, _ in spec if p.startswith(head + ".")}
+        if children:
+            self._keep_unknown(node, f"{prefix}{head}.", children)
+        return node
+
+    def _keep_unknown(self, data: dict, prefix: str, known: set[str]) -> None:
+        for key, value in data.items():
+            if key not in known and not (prefix == "" and key in RELATED):
+                self.extra[prefix + key] = _scrub(value)
+
+    def _coerce(self, model_field, name: str, value: Any) -> Any:
+        empty = None if model_field.null else ([] if _is_list(model_field) else "")
+        if value is None:
+            return empty
+        try:
+            result = _COERCERS[model_field.get_internal_type()](model_field, value)
+        except _Problem as exc:
+            self._problem(name, exc.code, str(exc))
+            return empty
+        for item in result if _is_list(model_field) else [result]:
+            if item and item not in _known_values(model_field):
+                self._problem(name, "unknown_value", f"{_show(item)} is not a known value; kept as sent")
+        return result
+
+    def _problem(self, name: str, code: str, detail: str) -> None:
+        self.problems.append({"field": name, "code": code, "detail": detail})
+
+
+def _known_values(model_field) -> set | tuple:
+    """The lookup values of an enum field (a list field's items); () accepts anything."""
+    lookup = LIST_CHOICES.get(model_field.name)
+    if lookup:
+        return set(lookup.values)
+    return {value for value, _ in model_field.flatchoices} if model_field.choices else _ANY
+
+
+class _Any:
+    def __contains__(self, item) -> bool:
+        return True
+
+
+_ANY = _Any()
+
+
+def _related_key(values: dict) -> str:
+    for part in ("crf_id", "route", "name"):
+        if values.get(part):
+            return f"{part.removeprefix('crf_')}:{values[part]}"
+    return ""
+
+
+def _is_list(model_field) -> bool:
+    return isinstance(model_field, models.JSONField)
+
+
+class _Problem(Exception):
+    def __init__(self, detail: str, code: str = "wrong_type"):
+        super().__init__(detail)
+        self.code = code
+
+
+def _expected(what: str, value: Any) -> _Problem:
+    return _Problem(f"expected {what}, got {_show(value)}")
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = repr(value) if not isinstance(value, Decimal) else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _scrub(value: Any) -> Any:
+    """JSON as sent, minus NUL characters, which PostgreSQL's jsonb cannot hold."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
+
+
+def _string(model_field, value) -> str:
+    if not isinstance(value, str):
+        raise _expected("a string", value)
+    value = value.replace("\x00", "")
+    limit = model_field.max_length
+    if limit and len(value) > limit:
+        raise _Problem(f"longer than {limit} characters", "too_long")
+    return value
+
+
+def _decimal(model_field, value) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise _expected("a number", value)
+    places = model_field.decimal_places
+    try:
+        number = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:
+        raise _expected("a number in range", value) from None
+    if len(number.as_tuple().digits) > model_field.max_digits or not number.is_finite():
+        raise _Problem(f"{_show(value)} is out of range", "out_of_range")
+    if model_field.name == "fraud_score" and not FRAUD_SCORE_RANGE[0] <= number <= FRAUD_SCORE_RANGE[1]:
+        raise _Problem(f"{_show(value)} is outside 0–1", "out_of_range")
+    return number
+
+
+def _integer(model_field, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise _expected("a whole number", value)
+    if isinstance(value, Decimal) and value != value.to_integral_value():
+        raise _expected("a whole number", value)
+    if not -(2**31) <= value < 2**31:
+        raise _Problem(f"{_show(value)} is out of range", "out_of_range")
+    return int(value)
+
+
+def _boolean(model_field, value) -> bool:
+    if not isinstance(value, bool):
+        raise _expected("true or false", value)
+    return value
+
+
+def _datetime(model_field, value) -> datetime:
+    if not isinstance(value, str):
+        raise _expected("a date and time", value)
+    try:
+        parsed = parse_datetime(value)  # takes .NET's seven fractional digits
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise _expected("an ISO 8601 date and time", value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _uuid(model_field, value) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        raise _expected("a UUID", value) from None
+
+
+def _string_list(model_field, value) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str | None) for v in value):
+        raise _expected("a list of strings", value)
+    return [v.replace("\x00", "") for v in value if v is not None]
+
+
+_COERCERS = {
+    "CharField": _string,
+    "TextField": _string,
+    "DecimalField": _decimal,
+    "IntegerField": _integer,
+    "BooleanField": _boolean,
+    "DateTimeField": _datetime,
+    "UUIDField": _uuid,
+    "JSONField": _string_list,
+}

@@ -1,0 +1,253 @@
+"""CRF Connect leads (seed 000). Field names are the snake_case of the CRF names (CONTRACT §5).
+
+CRF is the source of truth for every field below except the timestamps of our own; the rows
+change only through `leads.services`.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from leadcrm.deliveries import RawDelivery
+
+from . import choices
+
+
+def _enum(choice_class, **kwargs) -> models.CharField:
+    # Unknown values are stored as sent: `choices` labels the known ones, it does not restrict.
+    return models.CharField(max_length=64, blank=True, choices=choice_class.choices, **kwargs)
+
+
+def _text(max_length: int = 255) -> models.CharField:
+    return models.CharField(max_length=max_length, blank=True)
+
+
+def _money() -> models.DecimalField:
+    return models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+
+
+def _rate() -> models.DecimalField:
+    return models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
+
+
+class CRFKeyed(models.Model):
+    """A partner, product or product set, keyed by its CRF id (by route, then name, when null)."""
+
+    crf_key = models.CharField(max_length=300, unique=True, editable=False)
+    crf_id = models.UUIDField(null=True, blank=True, editable=False)
+    name = _text()
+    # Id of the newest delivery these values came from: an older one never overwrites them.
+    source_delivery_id = models.BigIntegerField(default=0, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.name or self.crf_key
+
+
+class Partner(CRFKeyed):
+    """A `leadSource` or `servicePartner` organisation."""
+
+    route = _text()
+
+    class Meta:
+        ordering = ["name"]
+
+
+class Product(CRFKeyed):
+    """A lender product a lead was matched to (`matchedProduct`)."""
+
+    tags = models.JSONField(default=list, blank=True)
+    kind = _text(64)
+    term_min = models.IntegerField(null=True, blank=True)
+    term_max = models.IntegerField(null=True, blank=True)
+    term_type = _text(64)
+    apr_min = _rate()
+    apr_max = _rate()
+    apr_type = _text(64)
+    loan_type = _text(64)
+    collateral_type = _text(64)
+    payment_frequency = _text(64)
+
+    class Meta:
+        ordering = ["name"]
+
+
+class ProductSet(CRFKeyed):
+    class Meta:
+        ordering = ["name"]
+
+
+class Lead(models.Model):
+    id = models.UUIDField(primary_key=True, editable=False)  # CRF's lead id
+    submission_id = models.UUIDField(null=True, blank=True)
+    duplicate_id = _text(128)
+    date_created = models.DateTimeField(null=True, blank=True)
+    status = _enum(choices.Status)
+    state = _enum(choices.State)
+    requested_amount = _money()
+    use_of_proceeds = _enum(choices.UseOfProceeds)
+    finance_needed_by = _enum(choices.FinanceNeededBy)
+    has_business_plan = models.BooleanField(null=True, blank=True)
+    collateral_types = models.JSONField(default=list, blank=True)
+    ownership_demographic_types = models.JSONField(default=list, blank=True)
+    name_of_business = _text()
+    address_line1 = _text()
+    address_line2 = _text()
+    address_city = _text(128)
+    address_state = _text(64)
+    address_zip = _text(32)
+    address_county = _text(128)
+    years_in_business = _enum(choices.YearsInBusiness)
+    num_employees = models.IntegerField(null=True, blank=True)
+    industry = _enum(choices.Industry)
+    business_type = _enum(choices.BusinessType)
+    revenue_last_year = _enum(choices.Revenue)
+    revenue_projected = _enum(choices.Revenue)
+    net_profit = _money()
+    first_name = _text(128)
+    last_name = _text(128)
+    email = _text(254)
+    phone = _text(64)
+    fico_score = _enum(choices.FicoScore)
+    prior_bankruptcies = _enum(choices.PriorBankruptcies)
+    census_tract = _text(32)
+    latitude = models.DecimalField(max_digits=10, decimal_places=7, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=10, decimal_places=7, null=True, blank=True)
+    cra_eligible_tract = models.BooleanField(null=True, blank=True)
+    is_cdfi_investment_area = models.BooleanField(null=True, blank=True)
+    how_did_you_hear = _enum(choices.HowDidYouHear)
+    preferred_contact_time = _enum(choices.ContactTime)
+    preferred_contact_method = _enum(choices.ContactMethod)
+    funded_amount = _money()
+    funded_interest_rate = _rate()
+    funded_apr = _rate()
+    funded_term_months = models.DecimalField(
+        max_digits=7, decimal_places=2, null=True, blank=True
+    )
+    funded_amortization_months = models.DecimalField(
+        max_digits=7, decimal_places=2, null=True, blank=True
+    )
+    funded_date = models.DateTimeField(null=True, blank=True)
+    will_receive_technical_assistance = models.BooleanField(null=True, blank=True)
+    technical_assistance_options = models.JSONField(default=list, blank=True)
+    disqualified_reason = _enum(choices.DisqualifiedReason)
+    withdrawn_reason = _enum(choices.WithdrawnReason)
+    other_reason_text = models.TextField(blank=True)
+    lead_source = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="sourced_leads"
+    )
+    service_partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="serviced_leads"
+    )
+    lead_owner = _text()
+    matched_product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="leads",
+        db_index=False,  # covered by lead_product_created_idx
+    )
+    product_set = models.ForeignKey(
+        ProductSet, null=True, blank=True, on_delete=models.PROTECT, related_name="leads"
+    )
+    fraud_score = models.DecimalField(max_digits=6, decimal_places=5, null=True, blank=True)
+    ip_address = _text(64)
+
+    # Keys CRF sent that the schema does not name, kept as they came.
+    extra = models.JSONField(default=dict, blank=True)
+    # Problems found in the newest delivery (wrong types, unknown values): see leads.crf.
+    data_problems = models.JSONField(default=list, blank=True)
+    applied_delivery = models.ForeignKey(
+        "LeadDelivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        editable=False,
+    )
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-date_created"]
+        indexes = [
+            # The admin list: newest first, alone or within one filter value.
+            models.Index(fields=["-date_created"], name="lead_created_idx"),
+            models.Index(fields=["status", "-date_created"], name="lead_status_created_idx"),
+            models.Index(fields=["state", "-date_created"], name="lead_state_created_idx"),
+            models.Index(
+                fields=["address_state", "-date_created"], name="lead_addr_state_created_idx"
+            ),
+            models.Index(
+                fields=["matched_product", "-date_created"], name="lead_product_created_idx"
+            ),
+            # Fraud bands are ranges.
+            models.Index(fields=["fraud_score"], name="lead_fraud_idx"),
+            # "Possible duplicates": other leads with the same duplicateId.
+            models.Index(fields=["duplicate_id"], name="lead_duplicate_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name_of_business or f"{self.first_name} {self.last_name}".strip() or str(self.id)
+
+    @property
+    def is_removed(self) -> bool:
+        return self.state == choices.State.REMOVED
+
+
+class LeadDelivery(RawDelivery):
+    """One authenticated CRF request (or pulled message), stored before anything else happens."""
+
+    # No database constraint: a delivery is stored before its lead exists (and when rejected,
+    # without one).
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        related_name="deliveries",
+    )
+    body_sha256 = models.CharField(max_length=64, editable=False)
+    source = models.CharField(
+        max_length=16, choices=choices.DeliverySource.choices, default=choices.DeliverySource.WEBHOOK
+    )
+    status = _text(64)  # the lead status this delivery carries: the history is built from it
+    outcome = models.CharField(
+        max_length=16, choices=choices.DeliveryOutcome.choices,
+        default=choices.DeliveryOutcome.PENDING,
+    )
+    warnings = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "lead deliveries"
+        ordering = ["-id"]
+        constraints = [
+            # An identical re-delivery (same lead, same bytes) is acknowledged, not stored again.
+            models.UniqueConstraint(fields=["lead", "body_sha256"], name="delivery_lead_body_uniq"),
+        ]
+        indexes = [
+            # The sweep and /healthz/: deliveries still waiting, oldest first.
+            models.Index(
+                fields=["received_at"], condition=Q(outcome="pending"), name="delivery_pending_idx"
+            ),
+            # The sweep: failed deliveries whose next attempt is due.
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(outcome="failed"), name="delivery_retry_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} ({self.outcome})"
+
+
+class StatusChange(models.Model):
+    """A lead's status history, one row per delivery that changed the status, in receipt order."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="status_changes")
+    delivery = models.OneToOneField(
+        LeadDelivery, on_delete=models.CASCADE, related_name="status_change"
+    )
+    from_status = _text(64)
+    to_status = _text(64)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["delivery_id"]
+        indexes = [models.Index(fields=["lead", "delivery"], name="status_change_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '—'} → {self.to_status}"

@@ -1,0 +1,199 @@
+"""CRF lead intake and processing: the domain work behind the webhook, the pullers, the admin
+and the commands.
+
+Intake stores each delivery raw and queues its lead; processing applies a lead's deliveries under
+a row lock, newest state last, whatever order the workers run in.
+"""
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from leadcrm.enqueue import enqueue_on_commit
+
+from . import crf, tasks
+from .choices import DeliveryOutcome, DeliverySource
+from .models import Lead, LeadDelivery, StatusChange
+
+log = logging.getLogger(__name__)
+
+UNPROCESSED = (DeliveryOutcome.PENDING, DeliveryOutcome.FAILED)
+MAX_ATTEMPTS = 8  # retried after 1, 2, 4 … 64 minutes, then left failed for a person to look at
+SWEEP_GRACE = timedelta(minutes=2)  # a fresh delivery's own task is probably still on its way
+
+
+@dataclass(frozen=True)
+class Receipt:
+    delivery: LeadDelivery
+    duplicate: bool = False
+    invalid: crf.InvalidLead | None = None
+
+
+def receive_lead(
+    body: bytes, *, headers: dict | None = None, source: str = DeliverySource.WEBHOOK
+) -> Receipt:
+    """Store one delivery as it came and queue its lead. Commits before returning."""
+    raw = {"body": body, "body_sha256": hashlib.sha256(body).hexdigest(), "headers": headers or {}}
+    try:
+        parsed = crf.parse(body)
+    except crf.InvalidLead as exc:
+        delivery = LeadDelivery.objects.create(
+            **raw, source=source, outcome=DeliveryOutcome.REJECTED, error=exc.detail
+        )
+        return Receipt(delivery, invalid=exc)
+    try:
+        with transaction.atomic():
+            delivery = LeadDelivery.objects.create(
+                **raw, source=source, lead_id=parsed.id, status=parsed.status,
+                warnings=parsed.problems,
+            )
+            enqueue_on_commit(tasks.process_lead_deliveries, str(parsed.id))
+    except IntegrityError:
+        # The same bytes for the same lead: acknowledged, stored once (delivery_lead_body_uniq).
+        existing = LeadDelivery.objects.get(lead_id=parsed.id, body_sha256=raw["body_sha256"])
+        return Receipt(existing, duplicate=True)
+    return Receipt(delivery)
+
+
+def process_lead(lead_id: uuid.UUID) -> int:
+    """Apply the lead's unprocessed deliveries; a failure is recorded on them, not raised."""
+    if not LeadDelivery.objects.filter(lead_id=lead_id, outcome__in=UNPROCESSED).exists():
+        return 0
+    try:
+        return _apply_unprocessed(lead_id)
+    except Exception as exc:
+        log.exception("Processing lead %s failed", lead_id)
+        _record_failure(lead_id, exc)
+        return 0
+
+
+def _apply_unprocessed(lead_id: uuid.UUID) -> int:
+    with transaction.atomic():
+        lead = _locked_lead(lead_id)
+        batch = list(
+            LeadDelivery.objects.filter(lead_id=lead_id, outcome__in=UNPROCESSED).order_by("id")
+        )
+        if not batch:  # another worker got here first
+            return 0
+        newest = batch[-1]
+        # Deliveries apply in receipt (id) order: one received before the state the lead already
+        # shows only adds to the history.
+        if newest.id >= (lead.applied_delivery_id or 0):
+            _apply(lead, crf.parse(bytes(newest.body)), newest)
+        LeadDelivery.objects.filter(pk__in=[d.pk for d in batch]).update(
+            outcome=DeliveryOutcome.PROCESSED, processed_at=timezone.now(), error="",
+            next_attempt_at=None, attempts=F("attempts") + 1,
+        )
+        _rebuild_history(lead)
+    return len(batch)
+
+
+def _locked_lead(lead_id: uuid.UUID) -> Lead:
+    # INSERT … ON CONFLICT DO NOTHING, then lock: concurrent first deliveries of one lead meet on
+    # the same row instead of racing to create it.
+    Lead.objects.bulk_create([Lead(id=lead_id)], ignore_conflicts=True)
+    return Lead.objects.select_for_update().get(id=lead_id)
+
+
+def _apply(lead: Lead, parsed: crf.ParsedLead, delivery: LeadDelivery) -> None:
+    for name, value in parsed.values.items():
+        setattr(lead, name, value)
+    # Sorted, so that two transactions lock shared partner/product rows in the same order.
+    for fk, ref in sorted(parsed.related.items(), key=lambda item: item[0]):
+        model = Lead._meta.get_field(fk).related_model
+        setattr(lead, fk, _upsert_related(model, ref, delivery.id))
+    lead.extra = parsed.extra
+    lead.data_problems = parsed.problems
+    lead.applied_delivery = delivery
+    lead.save()
+
+
+def _upsert_related(model, ref: crf.Related | None, delivery_id: int):
+    if ref is None:
+        return None
+    obj, created = model.objects.get_or_create(
+        crf_key=ref.key, defaults={**ref.values, "source_delivery_id": delivery_id}
+    )
+    if not created and obj.source_delivery_id < delivery_id:
+        # Conditional, so an older delivery processed late never overwrites newer values.
+        model.objects.filter(pk=obj.pk, source_delivery_id__lt=delivery_id).update(
+            **ref.values, source_delivery_id=delivery_id
+        )
+    return obj
+
+
+def _rebuild_history(lead: Lead) -> None:
+    """Make the status history match the processed deliveries, in receipt order."""
+    wanted: dict[int, StatusChange] = {}
+    previous = ""
+    processed = lead.deliveries.filter(outcome=DeliveryOutcome.PROCESSED).order_by("id")
+    for delivery_id, status, received_at in processed.values_list("id", "status", "received_at"):
+        if status != previous:
+            wanted[delivery_id] = StatusChange(
+                lead=lead, delivery_id=delivery_id, from_status=previous, to_status=status,
+                changed_at=received_at,
+            )
+        previous = status
+    have = {c.delivery_id: (c.from_status, c.to_status) for c in lead.status_changes.all()}
+    stale = [
+        d for d, change in have.items()
+        if d not in wanted or change != (wanted[d].from_status, wanted[d].to_status)
+    ]
+    StatusChange.objects.filter(delivery_id__in=stale).delete()
+    StatusChange.objects.bulk_create(
+        [change for d, change in wanted.items() if d not in have or d in stale]
+    )
+
+
+def _record_failure(lead_id: uuid.UUID, exc: Exception) -> None:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    now = timezone.now()
+    for delivery in LeadDelivery.objects.filter(lead_id=lead_id, outcome__in=UNPROCESSED):
+        attempts = delivery.attempts + 1
+        retry_at = now + timedelta(minutes=2 ** (attempts - 1)) if attempts < MAX_ATTEMPTS else None
+        LeadDelivery.objects.filter(pk=delivery.pk).update(
+            outcome=DeliveryOutcome.FAILED, error=error, attempts=attempts, next_attempt_at=retry_at
+        )
+
+
+def leads_due_for_processing(grace: timedelta = SWEEP_GRACE, limit: int = 10_000) -> list[uuid.UUID]:
+    """Leads with deliveries still pending after `grace`, or failed and due another attempt."""
+    now = timezone.now()
+    unprocessed = LeadDelivery.objects.order_by()
+    # Two queries, each served by its partial index (delivery_pending_idx, delivery_retry_idx).
+    pending = unprocessed.filter(outcome=DeliveryOutcome.PENDING, received_at__lt=now - grace)
+    retry = unprocessed.filter(outcome=DeliveryOutcome.FAILED, next_attempt_at__lte=now)
+    due: dict[uuid.UUID, None] = {}
+    for queryset in (pending, retry):
+        due.update(dict.fromkeys(queryset.values_list("lead_id", flat=True).distinct()[:limit]))
+    return list(due)[:limit]
+
+
+def mark_for_reprocessing(deliveries: QuerySet) -> list[uuid.UUID]:
+    """Mark stored deliveries to be processed again; returns their leads. Rejected ones are skipped."""
+    deliveries = deliveries.exclude(outcome=DeliveryOutcome.REJECTED).exclude(lead_id=None)
+    lead_ids = list(deliveries.order_by().values_list("lead_id", flat=True).distinct())
+    deliveries.update(outcome=DeliveryOutcome.PENDING, error="", next_attempt_at=None)
+    return lead_ids
+
+
+def queue_leads(lead_ids) -> None:
+    for lead_id in lead_ids:
+        enqueue_on_commit(tasks.process_lead_deliveries, str(lead_id))
+
+
+def delivery_backlog() -> dict:
+    """Counts for /healthz/ (partial indexes keep these cheap however many deliveries there are)."""
+    pending = LeadDelivery.objects.filter(outcome=DeliveryOutcome.PENDING)
+    oldest = pending.order_by("received_at").values_list("received_at", flat=True).first()
+    return {
+        "pending": pending.count(),
+        "oldest_pending_seconds": int((timezone.now() - oldest).total_seconds()) if oldest else 0,
+        "failed": LeadDelivery.objects.filter(outcome=DeliveryOutcome.FAILED).count(),
+    }

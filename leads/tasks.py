@@ -1,0 +1,19 @@
+import uuid
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task
+def process_lead_deliveries(lead_id: str) -> int:
+    return services.process_lead(uuid.UUID(lead_id))
+
+
+@shared_task
+def sweep_lead_deliveries() -> int:
+    """Queue leads whose deliveries were left pending (e.g. the broker was down) or are due a retry."""
+    lead_ids = services.leads_due_for_processing()
+    for lead_id in lead_ids:
+        process_lead_deliveries.delay(str(lead_id))
+    return len(lead_ids)
