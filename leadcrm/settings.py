@@ -11,8 +11,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    # Real environment variables win over the file.
+if (BASE_DIR / ".env").is_file() and not env.bool("IGNORE_DOTENV", default=False):
+    # Real environment variables win over the file. `make test` ignores it: tests configure
+    # themselves, and take DATABASE_URL / CELERY_BROKER_URL from the environment only.
     env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)

@@ -277,7 +277,9 @@ def _show(value: Any, limit: int = 60) -> str:
 
 
 def _scrub(value: Any) -> Any:
-    """JSON as sent, minus NUL characters, which PostgreSQL's jsonb cannot hold."""
+    """JSON as sent, minus NUL characters (PostgreSQL's jsonb cannot hold them), numbers as numbers."""
+    if isinstance(value, Decimal):
+        return float(value)
     if isinstance(value, str):
         return value.replace("\x00", "")
     if isinstance(value, list):
