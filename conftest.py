@@ -22,6 +22,13 @@ def integration_configured() -> bool:
     )
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Tests speak plain HTTP, including the session-wide live server built before any test runs.
+    settings.SECURE_SSL_REDIRECT = False
+
+
 def pytest_report_header(config):
     if integration_configured():
         return "integration tests: on (PostgreSQL + broker + real worker)"
@@ -38,8 +45,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _test_defaults(request, settings):
-    settings.SECURE_SSL_REDIRECT = False
+def _celery_mode(request):
     # Unit tests run tasks in-process even when a broker is configured; integration tests use
     # the real broker and worker.
     from leadcrm.celery import app

@@ -153,7 +153,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A webhook must answer within a second even when the broker is down: publish once, fail fast,
 # and let the sweep re-queue what the database still marks as pending.
 CELERY_TASK_PUBLISH_RETRY = False
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 2}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,  # kombu's reconnect loop before a publish gives up (it sleeps otherwise)
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
+    "socket_connect_timeout": 0.5,
+    "socket_timeout": 5,
+}
 CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
 CELERY_BEAT_SCHEDULE = {
     "sweep-lead-deliveries": {

@@ -35,4 +35,4 @@ def _ping_database() -> None:
 
 def _ping_broker() -> None:
     with celery_app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)

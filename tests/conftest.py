@@ -59,7 +59,9 @@ def celery_worker(service_env):
             pytest.fail(f"the celery worker exited with code {worker.returncode}")
         return bool(app.control.ping(destination=[name], timeout=0.5))
 
-    wait_until(ready, timeout=60, message="the celery worker to answer a ping")
-    yield worker
-    worker.terminate()
-    worker.wait(timeout=20)
+    try:
+        wait_until(ready, timeout=60, message="the celery worker to answer a ping")
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
