@@ -1,0 +1,54 @@
+import pytest
+from django.db import OperationalError, connection
+
+from leadcrm.webhooks import secret_matches
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_is_ok_when_the_database_answers(client):
+    response = client.get("/healthz/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["lead_deliveries"] == {"pending": 0, "oldest_pending_seconds": 0, "failed": 0}
+
+
+def test_health_is_503_when_the_database_does_not_answer(client):
+    def refuse(execute, sql, params, many, context):
+        raise OperationalError("could not connect to server")
+
+    with connection.execute_wrapper(refuse):
+        response = client.get("/healthz/")
+
+    assert response.status_code == 503
+    assert response.json()["database"] == "unavailable"
+
+
+def test_webhook_paths_answer_json_even_for_unknown_addresses(client):
+    response = client.get("/webhooks/nowhere/")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+def test_other_paths_keep_html_error_pages(client):
+    response = client.get("/nowhere/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("supplied", "accepted", "expected"),
+    [
+        ("new", ["old", "new"], True),
+        ("old", ["old", "new"], True),
+        ("other", ["old", "new"], False),
+        ("", ["old"], False),
+        (None, ["old"], False),
+        ("", [""], False),
+        ("héllo", ["héllo"], True),
+    ],
+)
+def test_secrets_are_compared_against_every_accepted_value(supplied, accepted, expected):
+    assert secret_matches(supplied, accepted) is expected
