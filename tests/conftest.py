@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,24 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.2, message: s
             return
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {message or predicate}")
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], ready, what: str):
+    """A process of ours, started, waited for until `ready()`, and always stopped."""
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+
+    def up() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with code {process.returncode}")
+        return ready()
+
+    try:
+        wait_until(up, timeout=60, message=f"{what} to answer")
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")
@@ -48,20 +67,13 @@ def celery_worker(service_env):
     except Exception as exc:
         pytest.fail(f"the broker at CELERY_BROKER_URL does not answer: {exc}")
     name = f"tests-{uuid.uuid4().hex[:8]}@localhost"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "leadcrm", "worker", "--hostname", name,
-         "--concurrency", "2", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env=service_env,
-    )
+    command = [
+        sys.executable, "-m", "celery", "-A", "leadcrm", "worker", "--hostname", name,
+        "--concurrency", "2", "--loglevel", "WARNING", "--without-mingle", "--without-gossip",
+    ]
 
-    def ready() -> bool:
-        if worker.poll() is not None:
-            pytest.fail(f"the celery worker exited with code {worker.returncode}")
+    def ping() -> bool:
         return bool(app.control.ping(destination=[name], timeout=0.5))
 
-    try:
-        wait_until(ready, timeout=60, message="the celery worker to answer a ping")
+    with running(command, service_env, ping, "the celery worker") as worker:
         yield worker
-    finally:
-        worker.terminate()
-        worker.wait(timeout=20)

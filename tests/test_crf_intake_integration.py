@@ -2,7 +2,6 @@
 
 import json
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -18,7 +17,7 @@ from leads.choices import Status
 from leads.models import Lead, LeadDelivery, StatusChange
 from leads.tasks import sweep_lead_deliveries
 
-from .conftest import ROOT, wait_until
+from .conftest import running, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -100,16 +99,9 @@ def server_without_broker(service_env):
         "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
         "CRF_WEBHOOK_SECRET": "outage-secret",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "leadcrm.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
-        if server.poll() is not None:
-            pytest.fail(f"gunicorn exited with code {server.returncode}")
         try:
             urllib.request.urlopen(url + "/healthz/", timeout=5)
         except urllib.error.HTTPError:
@@ -118,12 +110,10 @@ def server_without_broker(service_env):
             return False
         return True
 
-    try:
-        wait_until(answers, timeout=30, message="gunicorn to answer")
+    command = [sys.executable, "-m", "gunicorn", "leadcrm.wsgi", "--bind", f"127.0.0.1:{port}",
+               "--workers", "2", "--log-level", "warning"]
+    with running(command, env, answers, "gunicorn"):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def test_with_the_broker_down_webhooks_answer_fast_and_the_sweep_catches_up(
