@@ -36,5 +36,5 @@ class RawDelivery(models.Model):
     def pretty_body(self) -> str:
         try:
             return json.dumps(json.loads(bytes(self.body)), indent=2, ensure_ascii=False)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
             return self.body_text

@@ -150,7 +150,7 @@ REST_FRAMEWORK = {
 # --- Celery ---------------------------------------------------------------------------------------
 # Without a broker, tasks run in-process once the transaction that queued them commits.
 CELERY_TASK_ALWAYS_EAGER = not env.str("CELERY_BROKER_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -203,5 +203,7 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # One "Task … succeeded" line per lead delivery is noise; failures still log.
+        "celery.app.trace": {"level": "WARNING"},
     },
 }

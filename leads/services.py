@@ -9,7 +9,7 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
@@ -36,10 +36,23 @@ class Receipt:
 
 
 def receive_lead(
-    body: bytes, *, headers: dict | None = None, source: str = DeliverySource.WEBHOOK
+    body: bytes,
+    *,
+    headers: dict | None = None,
+    source: str = DeliverySource.WEBHOOK,
+    received_at: datetime | None = None,
 ) -> Receipt:
-    """Store one delivery as it came and queue its lead. Commits before returning."""
-    raw = {"body": body, "body_sha256": hashlib.sha256(body).hexdigest(), "headers": headers or {}}
+    """Store one delivery as it came and queue its lead. Commits before returning.
+
+    `received_at` is for sources that know when CRF sent the lead (generated demo data);
+    receipt order is still the order of this call.
+    """
+    raw = {
+        "body": body,
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "headers": headers or {},
+        "received_at": received_at or timezone.now(),
+    }
     try:
         parsed = crf.parse(body)
     except crf.InvalidLead as exc:
@@ -176,10 +189,13 @@ def leads_due_for_processing(grace: timedelta = SWEEP_GRACE, limit: int = 10_000
 
 
 def mark_for_reprocessing(deliveries: QuerySet) -> list[uuid.UUID]:
-    """Mark stored deliveries to be processed again; returns their leads. Rejected ones are skipped."""
+    """Mark stored deliveries to be processed again; returns their leads. Rejected ones are skipped.
+
+    A person asking again gives the deliveries a fresh set of automatic retries.
+    """
     deliveries = deliveries.exclude(outcome=DeliveryOutcome.REJECTED).exclude(lead_id=None)
     lead_ids = list(deliveries.order_by().values_list("lead_id", flat=True).distinct())
-    deliveries.update(outcome=DeliveryOutcome.PENDING, error="", next_attempt_at=None)
+    deliveries.update(outcome=DeliveryOutcome.PENDING, error="", next_attempt_at=None, attempts=0)
     return lead_ids
 
 

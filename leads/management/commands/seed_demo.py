@@ -1,0 +1,80 @@
+"""`seed_demo`: generated CRF leads sent through the real intake service (demos, `make run`)."""
+
+import secrets
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from tqdm import tqdm
+
+from leadcrm.celery import app as celery_app
+from leads import demo, services
+from leads.choices import DeliverySource
+from leads.models import Lead
+
+DEMO_USERNAME = "admin"
+DEMO_PASSWORD = "leadcrm-demo"  # printed on the console: DEBUG only
+
+
+class Command(BaseCommand):
+    help = (
+        "Generate realistic CRF Connect leads (some with later lead updates) and send each "
+        "delivery through the intake service. With DEBUG on, also (re)creates the demo login."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--leads", type=int, default=300, help="how many leads (default 300)")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="generate nothing when leads already exist"
+        )
+        parser.add_argument(
+            "--seed", type=int, help="random seed, to generate the same leads again (default: new)"
+        )
+
+    def handle(self, *args, leads: int, if_empty: bool, seed: int | None, **options):
+        if leads < 0:
+            raise CommandError("--leads must be 0 or more.")
+        if settings.DEBUG:
+            self._demo_login()
+        if if_empty and (existing := Lead.objects.count()):
+            self.stdout.write(f"{existing} leads already exist: no demo leads added (--if-empty).")
+            return
+        seed = secrets.randbelow(1_000_000) if seed is None else seed
+        started = time.monotonic()
+        sent = self._send(leads, seed)
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo data: {leads} leads in {sent} deliveries ({sent - leads} lead updates) "
+            f"in {time.monotonic() - started:.1f}s (seed {seed})."
+        ))
+        if not celery_app.conf.task_always_eager:
+            self.stdout.write("Processing continues on the Celery workers.")
+
+    def _send(self, count: int, seed: int) -> int:
+        sent = 0
+        headers = {"Content-Type": "application/json", "User-Agent": "LeadCRM seed_demo"}
+        # The raw stream: Django's OutputWrapper would end each of tqdm's redraws with a newline.
+        bar = tqdm(total=count, unit="lead", desc="Demo leads", file=self.stderr._out)
+        with bar:
+            for delivery in demo.deliveries(count, seed, timezone.now()):
+                services.receive_lead(
+                    delivery.body, headers=headers, source=DeliverySource.DEMO,
+                    received_at=delivery.when,  # when CRF would have sent it: history dates spread
+                )
+                sent += 1
+                if delivery.first:
+                    bar.update()
+        return sent
+
+    def _demo_login(self) -> None:
+        user, _ = get_user_model().objects.get_or_create(
+            username=DEMO_USERNAME, defaults={"email": "admin@example.com"}
+        )
+        user.is_active = user.is_staff = user.is_superuser = True
+        user.set_password(DEMO_PASSWORD)  # every run, so the password printed below is right
+        user.save()
+        self.stdout.write(self.style.WARNING(
+            f"Demo login (DEBUG only): {DEMO_USERNAME} / {DEMO_PASSWORD} at /admin/"
+        ))
+

@@ -1,0 +1,114 @@
+"""`send_test_webhook`: post a sample delivery to a running LeadCRM, as the partner would.
+
+Each target is one function in TARGETS that adds its options and returns how to build the request;
+the posting and printing are shared.
+"""
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+SAMPLE_LEAD = Path(__file__).resolve().parents[2] / "samples" / "crf_lead.json"
+BASE_URL = "http://127.0.0.1:8000"
+TIMEOUT_SECONDS = 10
+
+
+@dataclass
+class Post:
+    url: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def crf(parser) -> Callable[[dict], Post]:
+    """A CRF Connect lead (the sample, or --file), with the configured secret header."""
+    parser.add_argument("--url", default=f"{BASE_URL}/webhooks/crf/leads/")
+    parser.add_argument("--file", type=Path, default=SAMPLE_LEAD, help="a lead as JSON")
+    parser.add_argument("--status", help="send the lead with this status (a lead update)")
+
+    def build(options: dict) -> Post:
+        secret = next((s for s in settings.CRF_WEBHOOK_SECRET if s), None)
+        if not secret:
+            raise CommandError(
+                "CRF_WEBHOOK_SECRET is not set (see .env.example; `make run` writes a .env)."
+            )
+        body = _read(options["file"])
+        if options["status"]:
+            body = json.dumps(_lead(body, options["file"]) | {"status": options["status"]}).encode()
+        return Post(options["url"], body, {settings.CRF_WEBHOOK_HEADER: secret})
+
+    return build
+
+
+TARGETS = {"crf": crf}
+
+
+class Command(BaseCommand):
+    help = "Post a sample delivery to a running instance and print the answer."
+
+    def add_arguments(self, parser):
+        targets = parser.add_subparsers(dest="target", required=True, title="targets")
+        for name, target in TARGETS.items():
+            sub = targets.add_parser(name, help=target.__doc__)
+            sub.set_defaults(build=target(sub))
+
+    def handle(self, *args, build, **options):
+        post = build(options)
+        status, answer = _send(post)
+        self.stdout.write(f"HTTP {status} from {post.url}")
+        self.stdout.write(_pretty(answer))
+        if status == 401:
+            raise CommandError("Refused (HTTP 401): does the server use the same secret (.env)?")
+        if status >= 400:
+            raise CommandError(f"The server refused the delivery (HTTP {status}).")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+
+
+def _lead(body: bytes, path: Path) -> dict:
+    try:
+        lead = json.loads(body)
+    except ValueError:
+        lead = None
+    if not isinstance(lead, dict):
+        raise CommandError(f"{path} is not a JSON object, so --status cannot be set in it.")
+    return lead
+
+
+def _send(post: Post) -> tuple[int, bytes]:
+    parts = urlsplit(post.url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise CommandError(f"--url must be an http(s) address, not {post.url!r}.")
+    headers = {"Content-Type": "application/json", "User-Agent": "LeadCRM send_test_webhook"}
+    request = urllib.request.Request(
+        post.url, data=post.body, headers={**headers, **post.headers}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:  # 4xx/5xx still carry the JSON answer
+        return exc.code, exc.read()
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise CommandError(
+            f"Could not reach {post.url} ({reason}). Is the server running? Try `make run`."
+        ) from None
+
+
+def _pretty(answer: bytes) -> str:
+    try:
+        return json.dumps(json.loads(answer), indent=2, ensure_ascii=False)
+    except ValueError:
+        return answer.decode("utf-8", errors="replace")
