@@ -27,6 +27,11 @@ def pytest_configure(config):
 
     # Tests speak plain HTTP, including the session-wide live server built before any test runs.
     settings.SECURE_SSL_REDIRECT = False
+    # Production's manifest storage needs `collectstatic` first; pages in tests do not.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 def pytest_report_header(config):

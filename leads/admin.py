@@ -1,1 +1,338 @@
+"""The loan officers' workspace for CRF leads.
 
+Every row here comes from CRF Connect, so the admin shows and never edits: the one write is
+reprocessing deliveries, and it goes through `leads.services` like the commands do.
+"""
+
+import functools
+import json
+import uuid
+from decimal import Decimal
+
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator, capfirst
+from django.utils.translation import ngettext
+
+from leadcrm.admin import EstimatedCountPaginator, ViewOnly
+
+from . import crf, services
+from .choices import DeliveryOutcome
+from .models import Lead, LeadDelivery, Partner, Product, ProductSet, StatusChange
+
+WITHHELD_FROM = Decimal("0.85")  # CRF withholds leads scoring this or more from matching
+EMPTY = "-"  # the admin's own empty-value display
+
+
+# --- Display helpers -------------------------------------------------------------------------
+
+
+@functools.cache
+def as_sent(name: str):
+    """A Lead enum or list field shown by its labels, and by the value as sent when CRF sent one
+    we do not know.
+
+    The admin's own display shows "-" for a value outside a field's choices, which would hide
+    exactly the values CRF added after our lookups were written.
+    """
+    field = Lead._meta.get_field(name)
+
+    @admin.display(description=capfirst(field.verbose_name), ordering=name)
+    def show(lead: Lead) -> str:
+        value = getattr(lead, name)
+        if isinstance(value, list):
+            labels = dict(crf.LIST_CHOICES[name].choices)
+            return ", ".join(labels.get(item, item) for item in value) or EMPTY
+        return getattr(lead, f"get_{name}_display")() or EMPTY
+
+    show.__name__ = name  # keeps the page's CSS class: field-<name>
+    return show
+
+
+_AS_SENT = {field.name for field in Lead._meta.fields if field.choices} | set(crf.LIST_CHOICES)
+
+
+def _fields(*names: str) -> list:
+    return [as_sent(name) if name in _AS_SENT else name for name in names]
+
+
+def _uuid_or_none(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        return None
+
+
+def _pre(text: str):
+    return format_html("<pre>{}</pre>", text)  # escaped: CRF's bytes are untrusted
+
+
+def _json(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _problem_list(problems: list[dict]):
+    """The {field, code, detail} problems leads.crf reports, one per line."""
+    if not problems:
+        return "None"
+    rows = ((p.get("field"), p.get("detail"), p.get("code")) for p in problems)
+    return format_html("<ul>{}</ul>", format_html_join("", "<li><b>{}</b>: {} ({})</li>", rows))
+
+
+def _delivery_link(delivery_id: int | None):
+    if delivery_id is None:
+        return EMPTY
+    url = reverse("admin:leads_leaddelivery_change", args=[delivery_id])
+    return format_html('<a href="{}">#{}</a>', url, delivery_id)
+
+
+def _lead_link(delivery: LeadDelivery):
+    if delivery.lead_id is None:
+        return EMPTY  # rejected: the body named no lead
+    try:
+        lead = delivery.lead  # None with select_related when the lead row is not there yet
+    except Lead.DoesNotExist:
+        lead = None
+    if lead is None:
+        return f"{delivery.lead_id} (not created yet)"
+    url = reverse("admin:leads_lead_change", args=[delivery.lead_id])
+    return format_html('<a href="{}">{}</a>', url, lead)
+
+
+# --- Leads -----------------------------------------------------------------------------------
+
+
+class FraudBandFilter(admin.SimpleListFilter):
+    title = "fraud score"
+    parameter_name = "fraud"
+    # Each band holds its lower bound and not its upper one (0.5 is "0.5–0.85").
+    BANDS = {
+        "zero": ("0", Q(fraud_score=0)),
+        "low": (">0–0.5", Q(fraud_score__gt=0, fraud_score__lt=Decimal("0.5"))),
+        "high": ("0.5–0.85", Q(fraud_score__gte=Decimal("0.5"), fraud_score__lt=WITHHELD_FROM)),
+        "withheld": ("≥0.85 withheld from matching", Q(fraud_score__gte=WITHHELD_FROM)),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.BANDS.items()]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value())
+        return queryset.filter(band[1]) if band else queryset
+
+
+class StatusHistoryInline(ViewOnly, admin.TabularInline):
+    model = StatusChange
+    verbose_name_plural = "status history"
+    fields = ["changed_at", "from_status", "to_status", "delivery_link"]
+    readonly_fields = fields  # an inline's formset is built from its fields even when view-only
+    ordering = ["delivery_id"]  # receipt order: the order the history is built in
+
+    @admin.display(description="Delivery")
+    def delivery_link(self, change: StatusChange):
+        return _delivery_link(change.delivery_id)  # the id alone: no query for the body
+
+
+@admin.register(Lead)
+class LeadAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = [
+        "business", "contact", "requested", as_sent("status"), "fraud", "matched_product",
+        "service_partner", "date_created",
+    ]
+    list_filter = ["status", FraudBandFilter, "matched_product"]
+    list_select_related = ["matched_product", "service_partner"]
+    search_fields = ["name_of_business", "first_name", "last_name", "email"]
+    search_help_text = "Business, first or last name, email, or an exact lead id."
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter value, over the whole table
+    inlines = [StatusHistoryInline]
+    fieldsets = [
+        (None, {"fields": _fields(
+            "id", "status", "state", "date_created", "lead_owner", "delivery_log",
+        )}),
+        ("Applicant", {"fields": _fields(
+            "first_name", "last_name", "email", "phone", "preferred_contact_method",
+            "preferred_contact_time", "how_did_you_hear", "ownership_demographic_types",
+        )}),
+        ("Business", {"fields": _fields(
+            "name_of_business", "business_type", "industry", "years_in_business",
+            "num_employees", "revenue_last_year", "revenue_projected", "net_profit",
+        )}),
+        ("Request", {"fields": _fields(
+            "requested_amount", "use_of_proceeds", "finance_needed_by", "has_business_plan",
+            "collateral_types", "disqualified_reason", "withdrawn_reason", "other_reason_text",
+        )}),
+        ("Credit", {"fields": _fields(
+            "fico_score", "prior_bankruptcies", "fraud_score", "ip_address",
+        )}),
+        ("Location", {"fields": _fields(
+            "address_line1", "address_line2", "address_city", "address_state", "address_zip",
+            "address_county", "census_tract", "latitude", "longitude", "cra_eligible_tract",
+            "is_cdfi_investment_area",
+        )}),
+        ("Funding", {"fields": _fields(
+            "funded_amount", "funded_interest_rate", "funded_apr", "funded_term_months",
+            "funded_amortization_months", "funded_date", "will_receive_technical_assistance",
+            "technical_assistance_options",
+        )}),
+        ("Matched product & partners", {"fields": _fields(
+            "matched_product", "product_set", "lead_source", "service_partner",
+        )}),
+        ("Data problems", {"fields": ["problems"]}),
+        ("Extra keys CRF sent", {"fields": ["extra_keys"]}),
+        ("Record", {"classes": ["collapse"], "fields": _fields(
+            "submission_id", "duplicate_id", "first_seen_at", "updated_at", "applied_delivery_link",
+        )}),
+    ]
+
+    def get_search_results(self, request, queryset, search_term):
+        # An id goes to the primary key index; "=id" in search_fields would compare it as text.
+        lead_id = _uuid_or_none(search_term)
+        if lead_id:
+            return queryset.filter(pk=lead_id), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="Business", ordering="name_of_business")
+    def business(self, lead: Lead) -> str:
+        return lead.name_of_business or "(no business name)"  # the column links to the lead
+
+    @admin.display(description="Contact", ordering="last_name")
+    def contact(self, lead: Lead) -> str:
+        return f"{lead.first_name} {lead.last_name}".strip()
+
+    @admin.display(description="Requested", ordering="requested_amount")
+    def requested(self, lead: Lead) -> str:
+        return EMPTY if lead.requested_amount is None else f"${lead.requested_amount:,.2f}"
+
+    @admin.display(description="Fraud score", ordering="fraud_score")
+    def fraud(self, lead: Lead) -> str:
+        if lead.fraud_score is None:
+            return EMPTY
+        withheld = " (withheld)" if lead.fraud_score >= WITHHELD_FROM else ""
+        return f"{lead.fraud_score.normalize():f}{withheld}"
+
+    @admin.display(description="Deliveries")
+    def delivery_log(self, lead: Lead):
+        url = reverse("admin:leads_leaddelivery_changelist")
+        return format_html('<a href="{}?q={}">Every delivery of this lead</a>', url, lead.pk)
+
+    @admin.display(description="Problems in the newest delivery")
+    def problems(self, lead: Lead):
+        return _problem_list(lead.data_problems)
+
+    @admin.display(description="Keys the schema does not name, as sent")
+    def extra_keys(self, lead: Lead):
+        return _pre(_json(lead.extra)) if lead.extra else "None"
+
+    @admin.display(description="Newest delivery applied")
+    def applied_delivery_link(self, lead: Lead):
+        return _delivery_link(lead.applied_delivery_id)
+
+
+# --- Deliveries ------------------------------------------------------------------------------
+
+
+@admin.register(LeadDelivery)
+class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = [
+        "id", "received_at", "lead_link", "source", "status", "outcome", "attempts", "short_error",
+    ]
+    list_filter = ["outcome", "source"]
+    list_select_related = ["lead"]
+    search_fields = ["=lead_id"]  # shows the search box; get_search_results does the lookup
+    search_help_text = "An exact lead id."
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter value, over the whole table
+    actions = ["reprocess"]
+    fields = [
+        "received_at", "lead_link", "source", "status", "outcome", "attempts", "processed_at",
+        "next_attempt_at", "body_sha256", "raw_body", "headers_sent", "warnings_found",
+        "error_text",
+    ]
+
+    def get_queryset(self, request):
+        # Bodies can be large and the list never shows them; the detail page loads its one.
+        return super().get_queryset(request).defer("body", "headers")
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        lead_id = _uuid_or_none(search_term)
+        return (queryset.filter(lead_id=lead_id) if lead_id else queryset.none()), False
+
+    @admin.action(description="Reprocess selected deliveries", permissions=["reprocess"])
+    def reprocess(self, request, queryset):
+        rejected = queryset.filter(outcome=DeliveryOutcome.REJECTED).count()
+        lead_ids = services.mark_for_reprocessing(queryset)
+        services.queue_leads(lead_ids)
+        level = messages.SUCCESS if lead_ids else messages.WARNING
+        self.message_user(request, _reprocess_message(len(lead_ids), rejected), level)
+
+    def has_reprocess_permission(self, request) -> bool:
+        # A write, so it asks for the change permission this view-only admin otherwise ignores.
+        return request.user.has_perm("leads.change_leaddelivery")
+
+    @admin.display(description="Lead", ordering="lead_id")
+    def lead_link(self, delivery: LeadDelivery):
+        return _lead_link(delivery)
+
+    @admin.display(description="Error")
+    def short_error(self, delivery: LeadDelivery) -> str:
+        return Truncator(delivery.error).chars(80)
+
+    @admin.display(description="Body (pretty-printed when it is JSON)")
+    def raw_body(self, delivery: LeadDelivery):
+        return _pre(delivery.pretty_body())
+
+    @admin.display(description="Headers")
+    def headers_sent(self, delivery: LeadDelivery):
+        return _pre(_json(delivery.headers))
+
+    @admin.display(description="Warnings")
+    def warnings_found(self, delivery: LeadDelivery):
+        return _problem_list(delivery.warnings)
+
+    @admin.display(description="Error")
+    def error_text(self, delivery: LeadDelivery):
+        return _pre(delivery.error) if delivery.error else "None"
+
+
+def _reprocess_message(queued: int, rejected: int) -> str:
+    message = ngettext(
+        "Queued %(n)d lead for processing.", "Queued %(n)d leads for processing.", queued
+    ) % {"n": queued}
+    if rejected:
+        message += " " + ngettext(
+            "Skipped %(n)d rejected delivery: its body is not a lead.",
+            "Skipped %(n)d rejected deliveries: their bodies are not leads.",
+            rejected,
+        ) % {"n": rejected}
+    return message
+
+
+# --- Partners and products -------------------------------------------------------------------
+
+
+@admin.register(Partner)
+class PartnerAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["name", "route", "crf_id"]
+    search_fields = ["name"]
+    readonly_fields = ["crf_id"]
+
+
+@admin.register(Product)
+class ProductAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["name", "kind", "loan_type", "collateral_type", "payment_frequency", "crf_id"]
+    search_fields = ["name"]
+    readonly_fields = ["crf_id"]
+
+
+@admin.register(ProductSet)
+class ProductSetAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["name", "crf_id"]
+    search_fields = ["name"]
+    readonly_fields = ["crf_id"]
