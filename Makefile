@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_LEADS ?= 300
 
-.PHONY: run test install clean
+.PHONY: run test install clean bench-intake
 
 install: $(VENV)/.installed
 
@@ -38,3 +38,7 @@ test: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis staticfiles
+
+# Benchmarks (PostgreSQL + Redis on 127.0.0.1): see docs/benchmarks.md
+bench-intake: install
+	$(PY) bench/intake.py
