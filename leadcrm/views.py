@@ -10,14 +10,26 @@ from .celery import app as celery_app
 
 @require_GET
 def healthz(request):
-    """200 when the database (and the broker, when one is configured) answers; 503 otherwise."""
+    """200 when the database (and the broker, when one is configured) answers; 503 otherwise.
+
+    Warnings (a partner gone quiet, a credential about to expire) need a person, not a restart:
+    they turn the status to "warning" but keep the 200, so load balancers leave the node alone.
+    """
     checks = {"database": _check(_ping_database)}
     checks["broker"] = "in-process" if settings.CELERY_TASK_ALWAYS_EAGER else _check(_ping_broker)
     healthy = "unavailable" not in checks.values()
-    body = {"status": "ok" if healthy else "unavailable", **checks}
+    body = {"status": "ok" if healthy else "unavailable", **checks, "warnings": []}
     if checks["database"] == "ok":
         body["lead_deliveries"] = delivery_backlog()
+        body["warnings"] = _warnings()
+        if body["warnings"] and healthy:
+            body["status"] = "warning"
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _warnings() -> list[str]:
+    """Each integration adds its own: one line per source of warnings."""
+    return []
 
 
 def _check(ping) -> str:
