@@ -4,6 +4,7 @@ CRF is the source of truth for every field below except the timestamps of our ow
 change only through `leads.services`.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -150,6 +151,12 @@ class Lead(models.Model):
     )
     fraud_score = models.DecimalField(max_digits=6, decimal_places=5, null=True, blank=True)
     ip_address = _text(64)
+
+    # Staff-owned: CRF never writes these.
+    assigned_officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="assigned_leads",
+    )
 
     # Keys CRF sent that the schema does not name, kept as they came.
     extra = models.JSONField(default=dict, blank=True)
