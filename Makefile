@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_LEADS ?= 300
+DEMO_ALERTS ?= 200
 
 .PHONY: run test install clean bench-intake
 
@@ -28,7 +29,7 @@ $(VENV)/.installed: requirements.txt
 
 run: install .env
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo --leads $(DEMO_LEADS) --if-empty
+	$(PY) manage.py seed_demo --leads $(DEMO_LEADS) --alerts $(DEMO_ALERTS) --if-empty
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 # Tests ignore .env (they set what they need); DATABASE_URL and CELERY_BROKER_URL come from the

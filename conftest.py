@@ -6,6 +6,7 @@ DATABASE_URL is a PostgreSQL URL and CELERY_BROKER_URL is set (`.ci/run` does bo
 Elsewhere they are deselected, and the header of the run says so.
 """
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 
 SAMPLE_LEAD = Path(__file__).parent / "leads" / "samples" / "crf_lead.json"
+SAMPLE_BATCH = Path(__file__).parent / "alerts" / "samples" / "crs_batch.json"
 CRF_URL = "/webhooks/crf/leads/"
+CRS_URL = "/webhooks/crs/alerts/"
 
 
 def integration_configured() -> bool:
@@ -82,5 +85,35 @@ def post_lead(client, crf_secret):
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = {"HTTP_X_API_KEY": secret} if secret is not None else {}
         return client.post(CRF_URL, body, content_type="application/json", **headers, **extra)
+
+    return post
+
+
+def basic_auth(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def crs_credentials(settings) -> tuple[str, str]:
+    settings.CRS_WEBHOOK_USERNAME = "crs-test"
+    settings.CRS_WEBHOOK_PASSWORD = "pw-0123456789"  # CRS allows at most 15 characters
+    settings.CRS_WEBHOOK_PASSWORD_PREVIOUS = ""
+    return settings.CRS_WEBHOOK_USERNAME, settings.CRS_WEBHOOK_PASSWORD
+
+
+@pytest.fixture
+def sample_batch() -> list[dict]:
+    """The CRS sample batch, as a fresh list to vary."""
+    return json.loads(SAMPLE_BATCH.read_text())
+
+
+@pytest.fixture
+def post_alerts(client, crs_credentials):
+    """POST a CRS batch (a list/dict, or bytes as they are) with Basic credentials."""
+
+    def post(payload, *, credentials: tuple[str, str] | None = crs_credentials, **extra):
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = {"HTTP_AUTHORIZATION": basic_auth(*credentials)} if credentials else {}
+        return client.post(CRS_URL, body, content_type="application/json", **headers, **extra)
 
     return post

@@ -1,6 +1,8 @@
 """What every inbound delivery (CRF leads, CRS alert batches) shares: the raw request, kept as it came."""
 
 import json
+from decimal import Decimal
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
@@ -17,6 +19,20 @@ def stored_headers(headers, secret_header: str = "") -> dict[str, str]:
         for name, value in headers.items()
         if name.lower() not in drop
     }
+
+
+def json_safe(value: Any) -> Any:
+    """JSON as a partner sent it, storable anywhere: no NUL characters (PostgreSQL's jsonb cannot
+    hold them), exact decimals back to plain numbers."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    return value
 
 
 class RawDelivery(models.Model):

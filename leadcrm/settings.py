@@ -178,6 +178,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.sweep_lead_deliveries",
         "schedule": env.int("LEAD_SWEEP_SECONDS", default=60),
     },
+    "sweep-alerts": {"task": "alerts.tasks.sweep_alerts", "schedule": 60},
+    "watch-crs-silence": {"task": "alerts.tasks.watch_crs_silence", "schedule": 15 * 60},
 }
 
 # --- CRF Connect leads (CONTRACT §3, §5) ------------------------------------------------------
@@ -187,23 +189,55 @@ CRF_MAX_BODY_BYTES = 1024 * 1024
 CRF_AZURE_QUEUE_URL = env.str("CRF_AZURE_QUEUE_URL", default="")
 CRF_AZURE_BLOB_URL = env.str("CRF_AZURE_BLOB_URL", default="")
 CRF_AZURE_POLL_SECONDS = env.int("CRF_AZURE_POLL_SECONDS", default=60)
+# Hosts besides https://*.core.windows.net a SAS URL may point at: the emulator (Azurite).
+CRF_AZURE_ALLOWED_HOSTS = env.list("CRF_AZURE_ALLOWED_HOSTS", default=[])
+# Seconds a received queue message stays hidden from other pullers; after a crash it comes back.
+CRF_AZURE_VISIBILITY_TIMEOUT = env.int("CRF_AZURE_VISIBILITY_TIMEOUT", default=120)
+# Delete a blob once its leads are committed (the SAS then needs delete permission too).
+CRF_AZURE_BLOB_DELETE = env_bool("CRF_AZURE_BLOB_DELETE", default=False)
+CELERY_BEAT_SCHEDULE["pull-crf-leads"] = {
+    "task": "leads.tasks.pull_crf_leads",  # returns at once when no URL is configured
+    "schedule": CRF_AZURE_POLL_SECONDS,
+    "options": {"expires": CRF_AZURE_POLL_SECONDS},  # a backlog of missed pulls is one pull
+}
 
 # --- CRS credit alerts (CONTRACT §3, §6) -------------------------------------------------------
 CRS_WEBHOOK_USERNAME = env.str("CRS_WEBHOOK_USERNAME", default="")
 CRS_WEBHOOK_PASSWORD = env.str("CRS_WEBHOOK_PASSWORD", default="")
 CRS_WEBHOOK_PASSWORD_PREVIOUS = env.str("CRS_WEBHOOK_PASSWORD_PREVIOUS", default="")
+CRS_MAX_BODY_BYTES = 32 * 1024 * 1024
+# A nightly batch is expected; longer than this without one is an incident.
+CRS_EXPECTED_BATCH_HOURS = env.int("CRS_EXPECTED_BATCH_HOURS", default=26)
+
+# --- Email: notifications and incidents (console in development) ------------------------------
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.org:587, sets EMAIL_BACKEND, EMAIL_HOST, …
+EMAIL_CONFIG = env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://")
+vars().update(EMAIL_CONFIG)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # a hung mail server must not stall a worker
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LeadCRM <leadcrm@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who hears of incidents (a missing CRS batch); unset: the active superusers.
+MANAGERS = env.list("MANAGERS", default=[])
 
 # --- Logging: to the console, never a header or a body -------------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Libraries put request URLs in messages and errors: SAS signatures are taken out.
+    "filters": {"redact_sas": {"()": "leads.sas.RedactSignatures"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_sas"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # One "Task … succeeded" line per lead delivery is noise; failures still log.
         "celery.app.trace": {"level": "WARNING"},
+        # Azure SDK: two lines per request at INFO. urllib3 logs request URLs (SAS included)
+        # at DEBUG.
+        "azure": {"level": "WARNING"},
+        "urllib3": {"level": "INFO"},
     },
 }

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from alerts.views import CRSAlertWebhookView
 from leads.views import CRFLeadWebhookView
 
 from .views import healthz
@@ -11,6 +12,7 @@ admin.site.index_title = "Workspace"
 
 urlpatterns = [
     path("webhooks/crf/leads/", CRFLeadWebhookView.as_view(), name="crf-leads-webhook"),
+    path("webhooks/crs/alerts/", CRSAlertWebhookView.as_view(), name="crs-alerts-webhook"),
     path("healthz/", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -3,6 +3,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from alerts.services import health_warnings as alert_warnings
+from leads.pull import health_warnings as pull_warnings
 from leads.services import delivery_backlog
 
 from .celery import app as celery_app
@@ -29,7 +31,7 @@ def healthz(request):
 
 def _warnings() -> list[str]:
     """Each integration adds its own: one line per source of warnings."""
-    return []
+    return [*alert_warnings(), *pull_warnings()]
 
 
 def _check(ping) -> str:

@@ -16,11 +16,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import ngettext
 
+from alerts.models import Alert
 from leadcrm.admin import EstimatedCountPaginator, ViewOnly
 
-from . import crf, services
+from . import crf, pull, services
 from .choices import DeliveryOutcome
-from .models import Lead, LeadDelivery, Partner, Product, ProductSet, StatusChange
+from .models import (
+    Lead, LeadDelivery, Partner, Product, ProductSet, PulledBlob, PullRun, StatusChange,
+)
 
 WITHHELD_FROM = Decimal("0.85")  # CRF withholds leads scoring this or more from matching
 EMPTY = "-"  # the admin's own empty-value display
@@ -181,6 +184,7 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         ("Matched product & partners", {"fields": _fields(
             "matched_product", "product_set", "lead_source", "service_partner",
         )}),
+        ("Credit alerts (CRS)", {"fields": ["credit_alerts"]}),
         ("Data problems", {"fields": ["problems"]}),
         ("Extra keys CRF sent", {"fields": ["extra_keys"]}),
         ("Record", {"classes": ["collapse"], "fields": _fields(
@@ -218,6 +222,18 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     def delivery_log(self, lead: Lead):
         url = reverse("admin:leads_leaddelivery_changelist")
         return format_html('<a href="{}?q={}">Every delivery of this lead</a>', url, lead.pk)
+
+    @admin.display(description="Alerts of the CRS users linked to this lead (newest 20)")
+    def credit_alerts(self, lead: Lead):
+        alerts = Alert.objects.filter(user__lead=lead).select_related("user").order_by("-time")[:20]
+        rows = [
+            (alert.time or alert.received_at, alert.get_type_display() or alert.type or "-",
+             f" from {alert.alert_source}" if alert.alert_source else "", alert.user)
+            for alert in alerts
+        ]
+        if not rows:
+            return "None"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{:%Y-%m-%d %H:%M} {}{} — {}</li>", rows))
 
     @admin.display(description="Problems in the newest delivery")
     def problems(self, lead: Lead):
@@ -336,3 +352,47 @@ class ProductSetAdmin(ViewOnly, admin.ModelAdmin):
     list_display = ["name", "crf_id"]
     search_fields = ["name"]
     readonly_fields = ["crf_id"]
+
+
+# --- Pulling from Azure Storage (leads.pull) -------------------------------------------------
+
+
+@admin.register(PullRun)
+class PullRunAdmin(ViewOnly, admin.ModelAdmin):
+    """The last pulls, and above them each source's state: SAS expiry, what is pending."""
+
+    list_display = [
+        "started_at", "source", "target", "took", "taken", "duplicates", "rejected", "failed",
+        "pending", "short_error",
+    ]
+    list_filter = ["source"]
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "pull_sources": pull.sources_status(),
+            "pull_warnings": pull.health_warnings(),
+            "deliveries_url": reverse("admin:leads_leaddelivery_changelist"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Took")
+    def took(self, run: PullRun) -> str:
+        if run.finished_at is None:
+            return "did not finish"
+        return f"{(run.finished_at - run.started_at).total_seconds():.1f} s"
+
+    @admin.display(description="Error")
+    def short_error(self, run: PullRun) -> str:
+        return Truncator(run.error).chars(100)
+
+
+@admin.register(PulledBlob)
+class PulledBlobAdmin(ViewOnly, admin.ModelAdmin):
+    """The blob ledger: each blob version taken, so that none is taken twice."""
+
+    list_display = ["name", "container", "etag", "leads", "taken_at", "deleted_at"]
+    search_fields = ["=name"]
+    show_full_result_count = False

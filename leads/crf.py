@@ -15,6 +15,8 @@ from typing import Any
 from django.db import models
 from django.utils.dateparse import parse_datetime
 
+from leadcrm.deliveries import json_safe
+
 from . import choices
 from .models import Lead, Partner, Product, ProductSet
 
@@ -214,7 +216,7 @@ class _Reader:
     def _keep_unknown(self, data: dict, prefix: str, known: set[str]) -> None:
         for key, value in data.items():
             if key not in known and not (prefix == "" and key in RELATED):
-                self.extra[prefix + key] = _scrub(value)
+                self.extra[prefix + key] = json_safe(value)
 
     def _coerce(self, model_field, name: str, value: Any) -> Any:
         empty = None if model_field.null else ([] if _is_list(model_field) else "")
@@ -274,19 +276,6 @@ def _expected(what: str, value: Any) -> _Problem:
 def _show(value: Any, limit: int = 60) -> str:
     text = repr(value) if not isinstance(value, Decimal) else str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _scrub(value: Any) -> Any:
-    """JSON as sent, minus NUL characters (PostgreSQL's jsonb cannot hold them), numbers as numbers."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
-    return value
 
 
 def _string(model_field, value) -> str:

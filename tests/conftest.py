@@ -42,7 +42,13 @@ def running(command: list[str], env: dict[str, str], ready, what: str):
 
 
 @pytest.fixture(scope="session")
-def service_env(django_db_setup) -> dict[str, str]:
+def worker_mail_dir(tmp_path_factory) -> Path:
+    """Where our processes' email goes: Django's file backend, one file per connection."""
+    return tmp_path_factory.mktemp("mail")
+
+
+@pytest.fixture(scope="session")
+def service_env(django_db_setup, worker_mail_dir) -> dict[str, str]:
     """Environment for a process of ours (worker, web server) on the test database."""
     db = settings.DATABASES["default"]
     credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
@@ -55,6 +61,8 @@ def service_env(django_db_setup) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
+        # django-environ drops one leading slash from the path: four make it absolute.
+        "EMAIL_URL": f"filemail:///{worker_mail_dir}",
     }
 
 

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count
 from django.utils import timezone
 
+from alerts.models import Alert, AlertDelivery, CRSUser
 from leads import services
 from leads.choices import DeliveryOutcome, DeliverySource, Status
 from leads.models import Lead, LeadDelivery, StatusChange
@@ -119,6 +120,22 @@ def test_seed_demo_creates_no_login_when_debug_is_off(seed, settings):
     assert "leadcrm-demo" not in out
 
 
+@pytest.mark.django_db
+def test_seed_demo_sends_alerts_about_people_who_are_demo_leads(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        run("seed_demo", "--leads", "20", "--seed", "7")
+    with django_capture_on_commit_callbacks(execute=True):
+        run("seed_demo", "--leads", "0", "--alerts", "120", "--seed", "7")
+
+    assert Alert.objects.count() == 120
+    assert AlertDelivery.objects.count() >= 2  # nightly batches
+    linked = CRSUser.objects.exclude(lead=None)
+    assert 10 < linked.count() <= 20  # people with at least one alert; 20 are demo leads
+    assert all(person.name and person.email for person in linked)
+    assert Alert.objects.filter(user__lead__isnull=False).exists()
+    assert not Alert.objects.exclude(problems=[]).exists()
+
+
 # --- send_test_webhook -----------------------------------------------------------------------
 
 
@@ -176,6 +193,35 @@ def test_send_test_webhook_to_an_unreachable_url_is_a_command_error(crf_secret):
 
     with pytest.raises(CommandError, match="Is the server running"):
         run("send_test_webhook", "crf", "--url", f"http://127.0.0.1:{port}{CRF_PATH}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_test_webhook_crs_posts_a_test_batch_and_prints_each_answer(live_server, crs_credentials):
+    out, _ = run("send_test_webhook", "crs", "--url", live_server.url + "/webhooks/crs/alerts/",
+                 "--count", "3")
+
+    assert out.startswith("HTTP 200")
+    answers = printed_answer(out)
+    assert [answer["status"] for answer in answers] == [True, True, True]
+    stored = Alert.objects.filter(pk__in=[answer["hook_id"] for answer in answers])
+    assert set(stored.values_list("type", flat=True)) == {"TEST"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_test_webhook_crs_sends_the_type_asked_for(live_server, crs_credentials):
+    run("send_test_webhook", "crs", "--url", live_server.url + "/webhooks/crs/alerts/",
+        "--type", "ACCALERT")
+
+    alert = Alert.objects.get()
+    assert (alert.type, alert.alert_source) == ("ACCALERT", "Equifax")
+    assert alert.alert_date is not None
+
+
+def test_send_test_webhook_crs_without_credentials_is_a_command_error(settings):
+    settings.CRS_WEBHOOK_USERNAME = ""
+
+    with pytest.raises(CommandError, match="CRS_WEBHOOK_USERNAME"):
+        run("send_test_webhook", "crs")
 
 
 def test_send_test_webhook_knows_only_its_targets(crf_secret):

@@ -1,5 +1,6 @@
 """`seed_demo`: generated CRF leads sent through the real intake service (demos, `make run`)."""
 
+import random
 import secrets
 import time
 
@@ -10,6 +11,9 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from leadcrm.celery import app as celery_app
+from alerts import demo as alert_demo
+from alerts import services as alert_services
+from alerts.models import CRSUser
 from leads import demo, services
 from leads.choices import DeliverySource
 from leads.models import Lead
@@ -30,12 +34,16 @@ class Command(BaseCommand):
             "--if-empty", action="store_true", help="generate nothing when leads already exist"
         )
         parser.add_argument(
+            "--alerts", type=int, default=0,
+            help="also this many CRS credit alerts, in nightly batches, about people who are demo leads",
+        )
+        parser.add_argument(
             "--seed", type=int, help="random seed, to generate the same leads again (default: new)"
         )
 
-    def handle(self, *args, leads: int, if_empty: bool, seed: int | None, **options):
-        if leads < 0:
-            raise CommandError("--leads must be 0 or more.")
+    def handle(self, *args, leads: int, alerts: int, if_empty: bool, seed: int | None, **options):
+        if leads < 0 or alerts < 0:
+            raise CommandError("--leads and --alerts must be 0 or more.")
         if settings.DEBUG:
             self._demo_login()
         if if_empty and (existing := Lead.objects.count()):
@@ -50,6 +58,8 @@ class Command(BaseCommand):
         ))
         if not celery_app.conf.task_always_eager:
             self.stdout.write("Processing continues on the Celery workers.")
+        if alerts:
+            self._send_alerts(alerts, seed)
 
     def _send(self, count: int, seed: int) -> int:
         sent = 0
@@ -66,6 +76,20 @@ class Command(BaseCommand):
                 if delivery.first:
                     bar.update()
         return sent
+
+    def _send_alerts(self, count: int, seed: int) -> None:
+        rng = random.Random(seed)
+        leads = list(Lead.objects.order_by("-date_created").values_list("id", "first_name", "last_name", "email")[:50])
+        everyone = alert_demo.people(leads, rng)
+        bar = tqdm(total=count, unit="alert", desc="Demo alerts", file=self.stderr._out)
+        with bar:
+            for _, batch in alert_demo.nightly_batches(count, everyone, rng, timezone.now()):
+                bar.update(len(alert_services.receive_alerts(batch).answers))
+        for person in everyone:  # staff would link these by hand in the admin
+            CRSUser.objects.filter(pk=person.user_id).update(
+                lead_id=person.lead_id, name=person.name, email=person.email
+            )
+        self.stdout.write(self.style.SUCCESS(f"Demo alerts: {count} CRS notifications about {len(everyone)} people."))
 
     def _demo_login(self) -> None:
         user, _ = get_user_model().objects.get_or_create(

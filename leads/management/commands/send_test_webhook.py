@@ -4,11 +4,15 @@ Each target is one function in TARGETS that adds its options and returns how to 
 the posting and printing are shared.
 """
 
+import base64
 import json
+import time
 import urllib.error
+import uuid
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -47,7 +51,35 @@ def crf(parser) -> Callable[[dict], Post]:
     return build
 
 
-TARGETS = {"crf": crf}
+def crs(parser) -> Callable[[dict], Post]:
+    """A CRS notification batch (--count items of --type), with the configured Basic credentials:
+    the counterpart of CRS's own "Webhook Test" request."""
+    parser.add_argument("--url", default=f"{BASE_URL}/webhooks/crs/alerts/")
+    parser.add_argument("--type", default="TEST", help="notification type (default TEST)")
+    parser.add_argument("--count", type=int, default=1, help="items in the batch (default 1)")
+
+    def build(options: dict) -> Post:
+        username, password = settings.CRS_WEBHOOK_USERNAME, settings.CRS_WEBHOOK_PASSWORD
+        if not (username and password):
+            raise CommandError("CRS_WEBHOOK_USERNAME / CRS_WEBHOOK_PASSWORD are not set (see .env.example).")
+        if options["count"] < 1:
+            raise CommandError("--count must be at least 1.")
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        batch = _crs_batch(options["type"], options["count"])
+        return Post(options["url"], json.dumps(batch).encode(), {"Authorization": f"Basic {token}"})
+
+    return build
+
+
+def _crs_batch(alert_type: str, count: int) -> list[dict]:
+    user_id, host_id, now = str(uuid.uuid4()), str(uuid.uuid4()), int(time.time())
+    item = {"type": alert_type, "user_id": user_id, "host_id": host_id, "time": now}
+    if alert_type == "ACCALERT":
+        item |= {"alert_date": f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}", "alert_source": "Equifax"}
+    return [{"id": str(uuid.uuid4()), **item, "alert_id": str(uuid.uuid4())} for _ in range(count)]
+
+
+TARGETS = {"crf": crf, "crs": crs}
 
 
 class Command(BaseCommand):
@@ -65,7 +97,7 @@ class Command(BaseCommand):
         self.stdout.write(f"HTTP {status} from {post.url}")
         self.stdout.write(_pretty(answer))
         if status == 401:
-            raise CommandError("Refused (HTTP 401): does the server use the same secret (.env)?")
+            raise CommandError("Refused (HTTP 401): does the server use the same credentials (.env)?")
         if status >= 400:
             raise CommandError(f"The server refused the delivery (HTTP {status}).")
 

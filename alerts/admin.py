@@ -1,0 +1,139 @@
+"""CRS alerts in the workspace: read-only alerts and batches, editable people and rules."""
+
+import uuid
+
+from django.contrib import admin
+from django.db.models import Q
+from django.utils.html import format_html
+
+from leadcrm.admin import EstimatedCountPaginator, ViewOnly
+
+from .models import Alert, AlertDelivery, AlertType, CRSUser, Notification, NotificationRule
+
+
+def _uuid_or_none(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        return None
+
+
+class HasErrorFilter(admin.SimpleListFilter):
+    title = "error"
+    parameter_name = "has_error"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has an error code"), ("no", "No error")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(error_code="")
+        if self.value() == "no":
+            return queryset.filter(error_code="")
+        return queryset
+
+
+class TypeFilter(admin.SimpleListFilter):
+    """Known types by the seed's descriptions, plus any type CRS added since, as sent."""
+
+    title = "type"
+    parameter_name = "type"
+
+    def lookups(self, request, model_admin):
+        known = dict(AlertType.choices)
+        # DISTINCT over the (type, time) index: a handful of values however many alerts.
+        sent = Alert.objects.order_by().values_list("type", flat=True).distinct()
+        return [(value, known.get(value, value or "(none)")) for value in sorted(set(sent) | set(known))]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(type=self.value()) if self.value() is not None else queryset
+
+
+@admin.register(Alert)
+class AlertAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["time", "type_label", "user", "lead", "alert_date", "alert_source", "host_id", "error_code"]
+    list_filter = [TypeFilter, ("time", admin.DateFieldListFilter), "alert_source", HasErrorFilter]
+    list_select_related = ["user__lead"]
+    search_fields = ["user__name", "user__email"]
+    search_help_text = "CRS user name or email, or an exact user id, alert id or hook id."
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    readonly_fields = ["alert_date_sent", "extra", "problems"]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        found = _uuid_or_none(term)
+        if found:  # hook id, user id, or an alert id that happens to be a UUID
+            return queryset.filter(Q(pk=found) | Q(user_id=found) | Q(alert_id=term)), False
+        by_alert_id = queryset.filter(alert_id=term)
+        by_user, _ = super().get_search_results(request, queryset, term)
+        return by_alert_id | by_user, False
+
+    @admin.display(description="Type", ordering="type")
+    def type_label(self, alert: Alert) -> str:
+        return alert.get_type_display() or "-"
+
+    @admin.display(description="Lead")
+    def lead(self, alert: Alert):
+        return alert.user.lead if alert.user and alert.user.lead_id else "-"
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ViewOnly, admin.ModelAdmin):
+    """Raw batches: only for who holds `alerts.view_alertdelivery` (managers, not loan officers)."""
+
+    list_display = ["id", "received_at", "outcome", "items", "accepted", "error"]
+    list_filter = ["outcome"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    fields = ["received_at", "outcome", "items", "accepted", "error", "headers", "raw_body"]
+    readonly_fields = ["raw_body"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("body")  # batches run to megabytes
+
+    @admin.display(description="Body (pretty-printed when it is JSON)")
+    def raw_body(self, delivery: AlertDelivery):
+        return format_html("<pre>{}</pre>", delivery.pretty_body())
+
+
+@admin.register(CRSUser)
+class CRSUserAdmin(admin.ModelAdmin):
+    """Staff tie a credit-monitored person to the lead they are."""
+
+    list_display = ["id", "name", "email", "lead"]
+    search_fields = ["name", "email"]
+    raw_id_fields = ["lead"]
+    fields = ["id", "name", "email", "lead", "first_seen_at"]
+    readonly_fields = ["id", "first_seen_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # people arrive with their alerts
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        found = _uuid_or_none(search_term)
+        if found:
+            return queryset.filter(pk=found), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(NotificationRule)
+class NotificationRuleAdmin(admin.ModelAdmin):
+    list_display = ["alert_type", "active", "notify_crs_user", "notify_assigned_officer", "addresses"]
+    list_filter = ["active"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["id", "alert", "recipient", "status", "attempts", "sent_at", "error"]
+    list_filter = ["status"]
+    list_select_related = ["alert"]
+    search_fields = ["recipient"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False

@@ -1,0 +1,222 @@
+"""CRS alert intake, notifications and the silence watch: the domain work behind the webhook,
+the tasks, the admin and the commands."""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.template import Context, Template
+from django.utils import timezone
+
+from leadcrm.enqueue import enqueue_on_commit
+
+from . import crs, tasks
+from .models import (
+    Alert, AlertDelivery, AlertType, CRSUser, Notification, NotificationRule, SilenceIncident,
+)
+
+log = logging.getLogger(__name__)
+
+INSERT_BATCH = 2000  # rows per INSERT: 10,000 alerts are five statements
+TASK_CHUNK = 500  # alerts per notification task
+MAX_SEND_ATTEMPTS = 5
+SWEEP_GRACE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class BatchReceipt:
+    delivery: AlertDelivery
+    answers: list[dict] | None = None  # one per item, in order
+    invalid: crs.NotABatch | None = None
+
+
+def receive_alerts(body: bytes, *, headers: dict | None = None) -> BatchReceipt:
+    """Store the raw batch (committed first), then its usable items in bulk; answer each item."""
+    delivery = AlertDelivery.objects.create(body=body, headers=headers or {})
+    try:
+        items = crs.read_batch(body)
+    except crs.NotABatch as exc:
+        AlertDelivery.objects.filter(pk=delivery.pk).update(
+            outcome=AlertDelivery.Outcome.REJECTED, error=exc.detail
+        )
+        return BatchReceipt(delivery, invalid=exc)
+    _store(delivery, items)
+    # Stored now or by an earlier batch: either way committed, so CRS may stop sending it.
+    answers = [{"hook_id": item.hook_id, "status": item.values is not None} for item in items]
+    return BatchReceipt(delivery, answers)
+
+
+def _store(delivery: AlertDelivery, items: list[crs.Item]) -> None:
+    usable: dict[uuid.UUID, dict] = {}
+    for item in items:
+        if item.values:
+            usable.setdefault(item.values["id"], item.values)  # an id twice in a batch: the first
+    received_at = timezone.now()
+    with transaction.atomic():
+        user_ids = {values["user_id"] for values in usable.values() if values["user_id"]}
+        CRSUser.objects.bulk_create(
+            [CRSUser(id=user_id) for user_id in user_ids], ignore_conflicts=True,
+            batch_size=INSERT_BATCH,
+        )
+        # The notification id is the primary key: an item CRS sends again is stored once.
+        Alert.objects.bulk_create(
+            [Alert(delivery=delivery, received_at=received_at, **values) for values in usable.values()],
+            ignore_conflicts=True, batch_size=INSERT_BATCH,
+        )
+        AlertDelivery.objects.filter(pk=delivery.pk).update(
+            outcome=AlertDelivery.Outcome.ANSWERED, items=len(items),
+            accepted=sum(1 for item in items if item.values),
+        )
+        queue_notifications(list(usable))
+
+
+def queue_notifications(alert_ids: list) -> None:
+    for start in range(0, len(alert_ids), TASK_CHUNK):
+        chunk = [str(alert_id) for alert_id in alert_ids[start : start + TASK_CHUNK]]
+        enqueue_on_commit(tasks.notify_alerts, chunk)
+
+
+# --- Notifications ------------------------------------------------------------------------------
+
+
+def notify(alert_ids: list) -> int:
+    """Send what the rules ask for about these alerts; safe to run twice. Returns emails sent."""
+    rules: dict[str, list[NotificationRule]] = {}
+    for rule in NotificationRule.objects.filter(active=True):
+        rules.setdefault(rule.alert_type, []).append(rule)
+    pending = Alert.objects.filter(pk__in=alert_ids, processed_at=None).select_related(
+        "user__lead__assigned_officer"
+    )
+    sent, connection = 0, mail.get_connection()
+    try:
+        connection.open()  # one connection for the chunk …
+    except Exception:
+        pass  # … or, when the mail server is down, each send tries again and records its failure
+    try:
+        for alert in pending:
+            sent += _notify_one(alert, rules.get(alert.type, []), connection)
+    finally:
+        connection.close()
+    return sent
+
+
+def _notify_one(alert: Alert, rules: list[NotificationRule], connection) -> int:
+    sent, done = 0, True
+    if alert.type != AlertType.TEST:  # TEST alerts are recorded and never notify anyone
+        for rule in rules:
+            for recipient in _recipients(rule, alert):
+                note = _notification(alert, rule, recipient)
+                if note.status != Notification.Status.SENT and note.attempts < MAX_SEND_ATTEMPTS:
+                    sent += _send(note, connection)
+                    note.refresh_from_db(fields=["status", "attempts"])
+                done &= note.status == Notification.Status.SENT or note.attempts >= MAX_SEND_ATTEMPTS
+    if done:
+        Alert.objects.filter(pk=alert.pk, processed_at=None).update(processed_at=timezone.now())
+    return sent
+
+
+def _recipients(rule: NotificationRule, alert: Alert) -> list[str]:
+    user = alert.user
+    lead = user.lead if user else None
+    officer = lead.assigned_officer if lead else None
+    candidates = [
+        user.email if rule.notify_crs_user and user else "",
+        officer.email if rule.notify_assigned_officer and officer else "",
+        *rule.addresses.split(","),
+    ]
+    return list(dict.fromkeys(address.strip() for address in candidates if address.strip()))
+
+
+def _notification(alert: Alert, rule: NotificationRule, recipient: str) -> Notification:
+    context = Context(
+        {"alert": alert, "user": alert.user, "lead": alert.user.lead if alert.user else None,
+         "type_label": alert.get_type_display() or alert.type},
+        autoescape=False,  # plain-text email
+    )
+    subject = Template(rule.subject_template).render(context).strip().replace("\n", " ")[:255]
+    note, _ = Notification.objects.get_or_create(
+        alert=alert, recipient=recipient,
+        defaults={"rule": rule, "subject": subject, "body": Template(rule.body_template).render(context)},
+    )
+    return note
+
+
+def _send(note: Notification, connection) -> int:
+    try:
+        mail.EmailMessage(note.subject, note.body, to=[note.recipient], connection=connection).send()
+    except Exception as exc:  # SMTP and socket errors alike: recorded, retried by the sweep
+        log.warning("Notification %s to an alert recipient failed: %s", note.pk, type(exc).__name__)
+        Notification.objects.filter(pk=note.pk).update(
+            status=Notification.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000],
+            attempts=F("attempts") + 1,
+        )
+        return 0
+    Notification.objects.filter(pk=note.pk).update(
+        status=Notification.Status.SENT, error="", sent_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    return 1
+
+
+def alerts_due_for_notification(grace: timedelta = SWEEP_GRACE, limit: int = 50_000) -> list[uuid.UUID]:
+    """Alerts whose notifications are not done (their task was lost, or a send failed)."""
+    due = Alert.objects.filter(processed_at=None, received_at__lt=timezone.now() - grace)
+    return list(due.order_by("received_at").values_list("id", flat=True)[:limit])
+
+
+# --- Silence watch ------------------------------------------------------------------------------
+
+
+def configured() -> bool:
+    return bool(settings.CRS_WEBHOOK_USERNAME and settings.CRS_WEBHOOK_PASSWORD)
+
+
+def silent_since():
+    """When the last batch arrived, if CRS has been quiet for longer than a nightly batch takes."""
+    if not configured():
+        return None
+    last = AlertDelivery.objects.order_by("-received_at").values_list("received_at", flat=True).first()
+    expected = timedelta(hours=settings.CRS_EXPECTED_BATCH_HOURS)
+    return last if last and timezone.now() - last > expected else None
+
+
+def health_warnings() -> list[str]:
+    last = silent_since()
+    if last is None:
+        return []
+    hours = int((timezone.now() - last).total_seconds() // 3600)
+    return [f"No CRS batch for {hours} hours (the last arrived {last:%Y-%m-%d %H:%M} UTC)."]
+
+
+def watch_silence() -> bool:
+    """Email the managers once per silence. Returns whether an email went out."""
+    last = silent_since()
+    recipients = _manager_emails()
+    if last is None or not recipients:
+        return False
+    try:
+        with transaction.atomic():  # no email, no incident: the next run tries again
+            SilenceIncident.objects.create(last_batch_at=last, recipients=", ".join(recipients))
+            mail.send_mail(
+                "LeadCRM: no CRS batch since " + f"{last:%Y-%m-%d %H:%M} UTC",
+                health_warnings()[0] + "\nCRS sends credit alerts nightly: check the CRS host "
+                "configuration and the webhook credentials.",
+                None, recipients,
+            )
+    except IntegrityError:
+        return False  # this silence was already reported
+    return True
+
+
+def _manager_emails() -> list[str]:
+    """MANAGERS from the settings, else the active superusers with an email address."""
+    emails = list(settings.MANAGERS)
+    if not emails:
+        superusers = get_user_model().objects.filter(is_active=True, is_superuser=True)
+        emails = list(superusers.exclude(email="").values_list("email", flat=True))
+    return emails
