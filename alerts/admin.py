@@ -52,7 +52,7 @@ class TypeFilter(admin.SimpleListFilter):
 @admin.register(Alert)
 class AlertAdmin(ViewOnly, admin.ModelAdmin):
     list_display = ["time", "type_label", "user", "lead", "alert_date", "alert_source", "host_id", "error_code"]
-    list_filter = [TypeFilter, ("time", admin.DateFieldListFilter), "alert_source", HasErrorFilter]
+    list_filter = [TypeFilter, ("time", admin.DateFieldListFilter), "alert_source", "host_id", HasErrorFilter]
     list_select_related = ["user__lead"]
     search_fields = ["user__name", "user__email"]
     search_help_text = "CRS user name or email, or an exact user id, alert id or hook id."

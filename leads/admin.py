@@ -227,13 +227,13 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     def credit_alerts(self, lead: Lead):
         alerts = Alert.objects.filter(user__lead=lead).select_related("user").order_by("-time")[:20]
         rows = [
-            (alert.time or alert.received_at, alert.get_type_display() or alert.type or "-",
+            (f"{alert.time or alert.received_at:%Y-%m-%d %H:%M}", alert.get_type_display() or alert.type or "-",
              f" from {alert.alert_source}" if alert.alert_source else "", alert.user)
             for alert in alerts
         ]
         if not rows:
             return "None"
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{:%Y-%m-%d %H:%M} {}{} — {}</li>", rows))
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{} {}{} — {}</li>", rows))
 
     @admin.display(description="Problems in the newest delivery")
     def problems(self, lead: Lead):
