@@ -101,6 +101,7 @@ RELATED = {
     "matchedProduct": (Product, PRODUCT_FIELDS, "matched_product"),
     "productSet": (ProductSet, PRODUCT_SET_FIELDS, "product_set"),
 }
+RELATED_FOREIGN_KEYS = sorted({fk for _, _, fk in RELATED.values()})
 # List fields whose items come from a lookup.
 LIST_CHOICES = {
     "collateral_types": choices.CollateralType,

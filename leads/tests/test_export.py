@@ -1,0 +1,108 @@
+"""The leads CSV (CONTRACT §8), through `export_leads`: re-read and compared with the leads."""
+
+import csv
+import io
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from leadcrm.csvexport import cell
+from leads import services
+from leads.export import columns
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def add_lead(sample_lead):
+    def add(**changes) -> str:
+        lead = {**sample_lead, "id": str(uuid.uuid4()), **changes}
+        services.receive_lead(json.dumps(lead).encode())
+        services.process_lead(uuid.UUID(lead["id"]))
+        return lead["id"]
+
+    return add
+
+
+def export(tmp_path, *args) -> list[dict]:
+    path = tmp_path / "leads.csv"
+    call_command("export_leads", "-o", str(path), *args, stdout=io.StringIO(), stderr=io.StringIO())
+    with path.open(newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+def test_the_header_is_the_crf_names_in_the_schemas_order(tmp_path, add_lead):
+    add_lead()
+    header = list(export(tmp_path)[0])  # a DictReader row keeps the header's order
+
+    assert header[:7] == ["id", "submissionId", "duplicateId", "dateCreated", "status", "state", "requestedAmount"]
+    assert header.index("businessAddress.line1") < header.index("statistics.censusTract") < header.index(
+        "funded.fundedAmount") < header.index("leadSource.name") < header.index("matchedProduct.name") < header.index(
+        "matchedProduct.termRange.min") < header.index("productSet.name") < header.index("fraudScore")
+    assert header[-2:] == ["fraudScore", "ipAddress"]
+    assert "ownershipDemographicTypes" not in header
+
+
+def test_every_value_matches_the_lead(tmp_path, add_lead, sample_lead):
+    lead_id = add_lead()
+    (row,) = export(tmp_path)
+
+    assert row["id"] == lead_id
+    assert row["requestedAmount"] == "25000.00"
+    assert row["statistics.longitude"] == "-93.2639915"  # a number, not escaped text
+    assert row["statistics.craEligibleTract"] == "false"
+    assert row["collateralTypes"] == "Inventory"
+    assert row["dateCreated"] == "2020-05-08T23:09:15.479670+00:00"
+    assert row["businessAddress.line2"] == ""
+    assert row["leadSource.name"] == "Some Referral Partner"
+    assert row["matchedProduct.aprRange.min"] == "6.7500"
+    assert row["matchedProduct.tags"] == "Minneapolis Metro Team"
+    assert row["productSet.id"] == sample_lead["productSet"]["id"]
+    assert row["fraudScore"] == "0.15000"
+
+
+def test_formula_cells_are_escaped_and_lists_joined(tmp_path, add_lead):
+    add_lead(nameOfBusiness="=HYPERLINK(\"http://evil\")", firstName="+1", lastName="@me", phone="-555",
+             technicalAssistanceOptions=["Accounting", "TaxPlanning"])
+    (row,) = export(tmp_path)
+
+    assert row["nameOfBusiness"] == "'=HYPERLINK(\"http://evil\")"
+    assert (row["firstName"], row["lastName"], row["phone"]) == ("'+1", "'@me", "'-555")
+    assert row["technicalAssistanceOptions"] == "Accounting; TaxPlanning"
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [(Decimal("-93.26"), Decimal("-93.26")), ("-93.26", "'-93.26"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+     (None, ""), (True, "true"), (["a", None, "b"], "a; b"), ("plain", "plain")],
+)
+def test_cells(value, written):
+    assert cell(value) == written
+
+
+def test_demographics_only_when_asked_for(tmp_path, add_lead):
+    add_lead()
+    assert "ownershipDemographicTypes" not in export(tmp_path)[0]
+    assert export(tmp_path, "--with-demographics")[0]["ownershipDemographicTypes"] == "Veteran"
+    assert [h for h, _ in columns(True)].index("ownershipDemographicTypes") == 11
+
+
+def test_filters_choose_the_rows(tmp_path, add_lead, sample_lead):
+    funded = add_lead(status="Funded", fraudScore=0.9)
+    other_product = add_lead(matchedProduct={**sample_lead["matchedProduct"], "id": str(uuid.uuid4())}, fraudScore=0)
+    plain = add_lead()
+
+    assert [r["id"] for r in export(tmp_path, "--status", "Funded")] == [funded]
+    product = sample_lead["matchedProduct"]["id"]
+    assert {r["id"] for r in export(tmp_path, "--product", product)} == {funded, plain}
+    assert {r["id"] for r in export(tmp_path, "--min-fraud", "0.5")} == {funded}
+    assert {r["id"] for r in export(tmp_path, "--max-fraud", "0.2")} == {other_product, plain}
+
+
+@pytest.mark.parametrize(("option", "value"), [("--product", "nope"), ("--min-fraud", "high"), ("--max-fraud", "2")])
+def test_bad_filter_values_are_clear_errors(tmp_path, option, value):
+    with pytest.raises(CommandError):
+        export(tmp_path, option, value)
