@@ -125,6 +125,48 @@ class FraudBandFilter(admin.SimpleListFilter):
         band = self.BANDS.get(self.value())
         return queryset.filter(band[1]) if band else queryset
 
+    @staticmethod
+    def band_of(score: Decimal) -> str:
+        if score <= 0:
+            return "zero"
+        if score < Decimal("0.5"):
+            return "low"
+        return "high" if score < WITHHELD_FROM else "withheld"
+
+
+class DataProblemsFilter(admin.SimpleListFilter):
+    title = "data problems"
+    parameter_name = "problems"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has data problems"), ("no", "No problems")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(data_problems=[])
+        if self.value() == "no":
+            return queryset.filter(data_problems=[])
+        return queryset
+
+
+STATUS_COLOURS = {
+    "Matched": "#2563eb", "Reviewed": "#0d9488", "Contacted": "#7c3aed", "Qualified": "#d97706",
+    "Funded": "#16a34a", "Disqualified": "#dc2626", "Withdrawn": "#6b7280",
+}
+FRAUD_COLOURS = {"zero": "#16a34a", "low": "#ca8a04", "high": "#ea580c", "withheld": "#dc2626"}
+DEMOGRAPHICS_FIELD = as_sent("ownership_demographic_types")
+
+
+def can_see_demographics(user) -> bool:
+    return user.has_perm("leads.view_demographics")
+
+
+def _badge(text: str, colour: str):
+    return format_html(
+        '<span style="color:#fff;background:{};padding:1px 6px;border-radius:8px;white-space:nowrap">{}</span>',
+        colour, text,
+    )
+
 
 class StatusHistoryInline(ViewOnly, admin.TabularInline):
     model = StatusChange
@@ -141,13 +183,20 @@ class StatusHistoryInline(ViewOnly, admin.TabularInline):
 @admin.register(Lead)
 class LeadAdmin(ViewOnly, admin.ModelAdmin):
     list_display = [
-        "business", "contact", "requested", as_sent("status"), "fraud", "matched_product",
-        "service_partner", "date_created",
+        "business", "contact", "requested", "status_badge", "fraud", "matched_product",
+        "service_partner", "assigned_officer", "date_created",
     ]
-    list_filter = ["status", FraudBandFilter, "matched_product"]
-    list_select_related = ["matched_product", "service_partner"]
-    search_fields = ["name_of_business", "first_name", "last_name", "email"]
-    search_help_text = "Business, first or last name, email, or an exact lead id."
+    list_filter = [
+        "status", "state", FraudBandFilter, "matched_product", "product_set", "lead_source",
+        "service_partner", "address_state", "industry", "fico_score", "use_of_proceeds",
+        "years_in_business", "cra_eligible_tract", "is_cdfi_investment_area", DataProblemsFilter,
+        ("date_created", admin.DateFieldListFilter),
+    ]
+    list_select_related = ["matched_product", "service_partner", "assigned_officer"]
+    search_fields = ["name_of_business", "first_name", "last_name", "email", "phone"]
+    search_help_text = (
+        "Business, first or last name, email or phone; or an exact CRF lead, submission or duplicate id."
+    )
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter value, over the whole table
@@ -193,11 +242,28 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     ]
 
     def get_search_results(self, request, queryset, search_term):
-        # An id goes to the primary key index; "=id" in search_fields would compare it as text.
-        lead_id = _uuid_or_none(search_term)
-        if lead_id:
-            return queryset.filter(pk=lead_id), False
+        # Ids go to their indexes; "=id" in search_fields would compare them as text.
+        term = search_term.strip()
+        found = _uuid_or_none(term)
+        if found:
+            return queryset.filter(Q(pk=found) | Q(submission_id=found)), False
+        if term and queryset.filter(duplicate_id=term).exists():
+            return queryset.filter(duplicate_id=term), False
         return super().get_search_results(request, queryset, search_term)
+
+    def get_fieldsets(self, request, obj=None):
+        # The fair-lending firewall: demographics stay away from who decides on credit.
+        if can_see_demographics(request.user):
+            return self.fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != DEMOGRAPHICS_FIELD]})
+            for name, options in self.fieldsets
+        ]
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, lead: Lead):
+        label = lead.get_status_display() or EMPTY
+        return _badge(label, STATUS_COLOURS.get(lead.status, "#6b7280"))
 
     @admin.display(description="Business", ordering="name_of_business")
     def business(self, lead: Lead) -> str:
@@ -216,7 +282,8 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         if lead.fraud_score is None:
             return EMPTY
         withheld = " (withheld)" if lead.fraud_score >= WITHHELD_FROM else ""
-        return f"{lead.fraud_score.normalize():f}{withheld}"
+        band = FraudBandFilter.band_of(lead.fraud_score)
+        return _badge(f"{lead.fraud_score.normalize():f}{withheld}", FRAUD_COLOURS[band])
 
     @admin.display(description="Deliveries")
     def delivery_log(self, lead: Lead):
