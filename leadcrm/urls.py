@@ -3,6 +3,7 @@ from django.urls import path
 
 from alerts.views import CRSAlertWebhookView
 from leads.views import CRFLeadWebhookView
+from leads.views_dashboard import dashboard_view
 
 from .views import healthz
 
@@ -14,6 +15,8 @@ urlpatterns = [
     path("webhooks/crf/leads/", CRFLeadWebhookView.as_view(), name="crf-leads-webhook"),
     path("webhooks/crs/alerts/", CRSAlertWebhookView.as_view(), name="crs-alerts-webhook"),
     path("healthz/", healthz, name="healthz"),
+    # Before the admin's own URLs, whose catch-all would answer it with a 404.
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,6 +1,9 @@
 """The CRF Connect lookups (seed 000, "Lookups"). Values outside these lists are kept as sent."""
 
+from decimal import Decimal
+
 from django.db import models
+from django.db.models import Q
 
 
 class Status(models.TextChoices):
@@ -206,3 +209,22 @@ class DeliveryOutcome(models.TextChoices):
     PROCESSED = "processed"
     FAILED = "failed"
     REJECTED = "rejected"
+
+
+# CRF withholds leads scoring this or more from partner matching (seed 000, "Fraud Score").
+WITHHELD_FROM = Decimal("0.85")
+# The fraud-score bands staff filter and chart by: (key, label, condition, colour). Each band holds
+# its lower bound and not its upper one (0.5 is "0.5–0.85").
+FRAUD_BANDS = [
+    ("zero", "0", Q(fraud_score=0), "#16a34a"),
+    ("low", ">0–0.5", Q(fraud_score__gt=0, fraud_score__lt=Decimal("0.5")), "#ca8a04"),
+    ("high", "0.5–0.85", Q(fraud_score__gte=Decimal("0.5"), fraud_score__lt=WITHHELD_FROM), "#ea580c"),
+    ("withheld", "≥0.85 (withheld from matching)", Q(fraud_score__gte=WITHHELD_FROM), "#dc2626"),
+]
+# One colour per status on every page (list badges, dashboard). Each has at least 3:1 contrast on
+# the admin's light and dark backgrounds.
+STATUS_COLOURS = {
+    Status.MATCHED: "#2563eb", Status.REVIEWED: "#0d9488", Status.CONTACTED: "#7c3aed",
+    Status.QUALIFIED: "#d97706", Status.FUNDED: "#16a34a", Status.DISQUALIFIED: "#dc2626",
+    Status.WITHDRAWN: "#6b7280",
+}

@@ -1,0 +1,522 @@
+"""The admin dashboard: its numbers (aggregate queries) and its charts (geometry for inline SVG).
+
+Each query is one GROUP BY, or one conditional aggregate, over the leads created in a date range,
+optionally within one matched product: PostgreSQL reads the range from lead_created_idx, or from
+lead_product_created_idx when a product is chosen. Python then loops over the groups (statuses,
+weeks, products, partners), never over leads, so a page costs the same with a million of them.
+
+The geometry half turns those numbers into rectangles, ticks and tables, so that the templates
+under admin/leads/charts/ only print what they are given.
+"""
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from . import choices
+from .choices import Status
+from .models import Lead, Partner, Product
+
+WEEKS = 12
+TOP = 10  # products and partners shown by name; the rest are summed as "Other"
+FRAUD_BANDS = [(label, condition) for _, label, condition, _ in choices.FRAUD_BANDS] + [
+    ("not scored", Q(fraud_score=None)),
+]
+
+
+# --- Numbers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeekCounts:
+    start: date  # a Monday
+    by_status: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+@dataclass(frozen=True)
+class Weekly:
+    statuses: list[str]  # the CRF statuses in their order, then unknown ones seen in these weeks
+    weeks: list[WeekCounts]  # oldest first, every week present, empty ones too
+
+
+@dataclass(frozen=True)
+class ProductAmounts:
+    label: str
+    leads: int
+    requested: Decimal
+    funded: Decimal
+
+
+@dataclass(frozen=True)
+class Group:
+    label: str
+    leads: int
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())  # Monday, as TruncWeek counts
+
+
+def first_week(date_to: date) -> date:
+    """The Monday the weekly chart starts on: it shows WEEKS weeks ending with date_to's week."""
+    return week_start(date_to) - timedelta(weeks=WEEKS - 1)
+
+
+def leads_created(date_from: date, date_to: date, product_id: int | None = None) -> QuerySet:
+    """Leads created from the start of date_from to the end of date_to, in the current time zone."""
+    leads = Lead.objects.filter(
+        date_created__gte=_start_of(date_from), date_created__lt=_start_of(date_to + timedelta(1))
+    )
+    if product_id is not None:
+        leads = leads.filter(matched_product_id=product_id)
+    return leads.order_by()  # Meta.ordering has no place in an aggregate
+
+
+def funnel(date_from: date, date_to: date, product_id: int | None = None) -> list[tuple[str, int]]:
+    """(status, leads) for every CRF status in funnel order, then unknown statuses as sent."""
+    leads = leads_created(date_from, date_to, product_id)
+    counts = dict(leads.values_list("status").annotate(n=Count("*")))
+    known = [(status.value, counts.pop(status.value, 0)) for status in Status]
+    return known + sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def weekly(date_to: date, product_id: int | None = None) -> Weekly:
+    """Leads per week and status, for the WEEKS weeks ending with the week of date_to."""
+    starts = [first_week(date_to) + timedelta(weeks=n) for n in range(WEEKS)]
+    rows = (
+        leads_created(starts[0], date_to, product_id)
+        .annotate(week=TruncWeek("date_created"))
+        .values_list("week", "status")
+        .annotate(n=Count("*"))
+    )
+    counts: dict[date, dict[str, int]] = {start: {} for start in starts}
+    for week, status, leads in rows:
+        counts[timezone.localtime(week).date()][status] = leads
+    seen = {status for by_status in counts.values() for status in by_status}
+    known = [status.value for status in Status]
+    statuses = known + sorted(seen - set(known))
+    return Weekly(statuses, [WeekCounts(start, counts[start]) for start in starts])
+
+
+def amounts_by_product(
+    date_from: date, date_to: date, product_id: int | None = None
+) -> list[ProductAmounts]:
+    """Requested and funded totals per matched product, largest request first: the TOP products
+    (leads without one count as "No matched product"), then the rest summed as "Other"."""
+    rows = (
+        leads_created(date_from, date_to, product_id)
+        .values_list("matched_product_id")
+        .annotate(n=Count("*"), requested=Sum("requested_amount"), funded=Sum("funded_amount", filter=FUNDED))
+    )
+    rows = sorted(rows, key=lambda row: (-(row[2] or 0), _nulls_last(row[0])))
+    top, rest = rows[:TOP], rows[TOP:]
+    names = _names(Product, [row[0] for row in top])
+    result = [
+        ProductAmounts(names.get(pk, "No matched product"), leads, *_money(requested, funded))
+        for pk, leads, requested, funded in top
+    ]
+    if rest:
+        result.append(ProductAmounts(
+            f"Other ({len(rest)} products)",
+            sum(row[1] for row in rest),
+            sum((row[2] or 0 for row in rest), Decimal(0)),
+            sum((row[3] or 0 for row in rest), Decimal(0)),
+        ))
+    return result
+
+
+def fraud_bands(
+    date_from: date, date_to: date, product_id: int | None = None
+) -> list[tuple[str, int]]:
+    """(band, leads) for the CRF fraud-score bands in FRAUD_BANDS order: one pass over the range."""
+    counts = leads_created(date_from, date_to, product_id).aggregate(
+        **{f"band{n}": Count("pk", filter=band) for n, (_, band) in enumerate(FRAUD_BANDS)}
+    )
+    return [(label, counts[f"band{n}"]) for n, (label, _) in enumerate(FRAUD_BANDS)]
+
+
+def service_partners(date_from: date, date_to: date, product_id: int | None = None) -> list[Group]:
+    """Leads per service partner, most first: the TOP partners, then the rest as "Other"."""
+    rows = leads_created(date_from, date_to, product_id).values_list(
+        "service_partner_id"
+    ).annotate(n=Count("*"))
+    rows = sorted(rows, key=lambda row: (-row[1], _nulls_last(row[0])))
+    top, rest = rows[:TOP], rows[TOP:]
+    names = _names(Partner, [pk for pk, _ in top])
+    result = [Group(names.get(pk, "No service partner"), leads) for pk, leads in top]
+    if rest:
+        result.append(Group(f"Other ({len(rest)} partners)", sum(leads for _, leads in rest)))
+    return result
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _money(*sums: Decimal | None) -> list[Decimal]:
+    return [value or Decimal(0) for value in sums]  # SUM() of no amounts is NULL
+
+
+def _nulls_last(pk: int | None) -> tuple:
+    return (pk is None, pk or 0)
+
+
+def _names(model, pks: list[int | None]) -> dict[int, str]:
+    # Named after grouping, for the TOP groups only: joining first would join every lead.
+    rows = model.objects.filter(pk__in=[pk for pk in pks if pk is not None]).only("name", "crf_key")
+    return {row.pk: str(row) for row in rows}
+
+
+# --- Geometry --------------------------------------------------------------------------------
+
+WIDTH = 640  # every chart's viewBox width; the page scales it to the column
+# Money lent: a funded block on a lead that is not Funded (CRF's own sample has one) is not.
+FUNDED = Q(status=Status.FUNDED)
+STATUS_COLOURS = choices.STATUS_COLOURS  # the same colours as the lead list's badges
+EXTRA_COLOURS = ["#a16207", "#db2777", "#0891b2"]  # statuses CRF adds after our lookups
+FRAUD_COLOURS = [colour for _, _, _, colour in choices.FRAUD_BANDS]  # "not scored" has its own
+STATUS_CSS = {status.value: f"s-{status.value.lower()}" for status in Status}
+EXTRA_CSS = [f"s-extra{n}" for n in range(len(EXTRA_COLOURS))]
+
+
+def palette() -> list[tuple[str, str]]:
+    """(CSS class, colour) of every coloured series, for the page to write as style rules."""
+    return (
+        [(STATUS_CSS[status], colour) for status, colour in STATUS_COLOURS.items()]
+        + list(zip(EXTRA_CSS, EXTRA_COLOURS, strict=True))
+        + [(f"f-{n}", colour) for n, colour in enumerate(FRAUD_COLOURS)]
+    )
+
+
+def status_css(status: str) -> str:
+    """The colour class of a status, the same in every chart. Unknown statuses take one of a few
+    extra colours by a hash of their name, so a status keeps its colour from page to page."""
+    return STATUS_CSS.get(status) or EXTRA_CSS[zlib.crc32(status.encode()) % len(EXTRA_CSS)]
+
+
+def nice_ticks(largest: float | Decimal, target: int = 4) -> list[int]:
+    """0 and whole round steps (1, 2 or 5 × 10ⁿ) up to the first tick at or above `largest`."""
+    largest = float(largest)
+    if largest <= 0:
+        return [0, 1]
+    raw = largest / target
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = max(1, int(next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)))
+    return list(range(0, math.ceil(largest / step) * step + 1, step))
+
+
+def scale(value: float | Decimal, top: float, length: float) -> float:
+    """The length a value takes on an axis whose last tick, `top`, is `length` long."""
+    return round(float(value) / top * length, 1) if top else 0.0
+
+
+def count_text(value: int) -> str:
+    return f"{value:,}"
+
+
+def money_text(value: Decimal) -> str:
+    return f"${value:,.2f}"
+
+
+def compact_money(value: float | Decimal) -> str:
+    """$950, $12.5k, $1.2M: for ticks and bar ends; the tables keep the cents."""
+    number = float(value)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        scaled = round(number / size, 1)
+        if abs(scaled) >= 1:
+            return f"${scaled:g}{suffix}"
+    return f"${number:,.0f}"
+
+
+def short(label: str, length: int = 30) -> str:
+    return label if len(label) <= length else label[: length - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    css: str  # colour class
+    title: str  # the tooltip, exact
+    text: str = ""  # the value written after a horizontal bar
+
+    @property
+    def end(self) -> float:
+        return round(self.x + self.width + 4, 1)
+
+    @property
+    def middle(self) -> float:
+        return round(self.y + self.height / 2, 1)
+
+
+@dataclass(frozen=True)
+class Tick:
+    at: float  # x for a horizontal chart's value axis, y for a vertical one
+    text: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One label of a horizontal chart and its bars (one per series)."""
+
+    label: str
+    title: str  # the whole label, when `label` is shortened
+    y: float  # the label's vertical middle
+    bars: list[Bar]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One week of a stacked chart."""
+
+    label: str
+    x: float  # the column's horizontal middle
+    segments: list[Bar]
+    total: str
+    total_y: float  # where the total is written, above the column
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: list[str]
+    rows: list[list[str]]  # the first cell of each row is its header
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str  # the HTML id
+    title: str
+    summary: str  # one sentence a screen reader says for the picture
+    template: str
+    height: float
+    left: float  # the plot area
+    top: float
+    right: float
+    bottom: float
+    ticks: list[Tick]
+    axis_label: str  # the value axis
+    table: Table
+    rows: list[Row] = field(default_factory=list)  # horizontal bars
+    columns: list[Column] = field(default_factory=list)  # stacked columns
+    category_label: str = ""  # the stacked chart's horizontal axis
+    legend: list[tuple[str, str]] = field(default_factory=list)  # (css, label)
+    width: int = WIDTH
+
+    @property
+    def middle_x(self) -> float:
+        return round((self.left + self.right) / 2, 1)
+
+    @property
+    def middle_y(self) -> float:
+        return round((self.top + self.bottom) / 2, 1)
+
+    @property
+    def under(self) -> float:  # tick labels under a horizontal chart, week labels under columns
+        return self.bottom + 16
+
+    @property
+    def axis_y(self) -> float:  # the title of the axis along the bottom
+        return self.bottom + 34
+
+
+# Horizontal bars: labels on the left, values written after each bar.
+LABEL_WIDTH, VALUE_WIDTH, BAR_HEIGHT, BAR_GAP, ROW_GAP, AXIS_HEIGHT = 200, 80, 16, 2, 10, 40
+
+
+def horizontal_bars(
+    key: str, title: str, summary: str, rows: list[tuple[str, list[tuple[float, str, str, str]]]],
+    *, axis_label: str, tick_text, table: Table, legend: list[tuple[str, str]] | None = None,
+) -> Chart:
+    """rows: (label, [(value, css, tooltip, text) per series]), drawn top to bottom."""
+    series = max((len(bars) for _, bars in rows), default=1)
+    row_height = series * BAR_HEIGHT + (series - 1) * BAR_GAP + ROW_GAP
+    left, right, top = LABEL_WIDTH, WIDTH - VALUE_WIDTH, ROW_GAP / 2
+    bottom = top + len(rows) * row_height
+    ticks = nice_ticks(max((value for _, bars in rows for value, *_ in bars), default=0))
+    plot = right - left
+    drawn = []
+    for n, (label, bars) in enumerate(rows):
+        y = top + n * row_height + ROW_GAP / 2
+        drawn.append(Row(short(label), label, y + (row_height - ROW_GAP) / 2, [
+            _hbar(left, y + i * (BAR_HEIGHT + BAR_GAP), value, ticks[-1], plot, css, tip, text)
+            for i, (value, css, tip, text) in enumerate(bars)
+        ]))
+    return Chart(
+        key, title, summary, "admin/leads/charts/bars.html", bottom + AXIS_HEIGHT,
+        left, top, right, bottom,
+        [Tick(left + scale(t, ticks[-1], plot), tick_text(t)) for t in ticks],
+        axis_label, table, rows=drawn, legend=legend or [],
+    )
+
+
+def _hbar(x, y, value, top_tick, plot, css, title, text) -> Bar:
+    width = scale(value, top_tick, plot)
+    if value and width < 1:
+        width = 1.0  # a small value still shows
+    return Bar(x, y, width, BAR_HEIGHT, css, title, text)
+
+
+# Stacked columns: ticks on the left, a label under each column, its total above it.
+STACK_HEIGHT, STACK_LEFT, STACK_RIGHT, STACK_TOP, STACK_BOTTOM = 300, 64, 8, 20, 44
+
+
+def stacked_columns(
+    key: str, title: str, summary: str, columns: list[tuple[str, list[tuple[int, str, str]]]],
+    *, axis_label: str, category_label: str, table: Table, legend: list[tuple[str, str]],
+) -> Chart:
+    """columns: (label, [(value, css, name) bottom to top]), drawn left to right."""
+    left, right = STACK_LEFT, WIDTH - STACK_RIGHT
+    top, bottom = STACK_TOP, STACK_HEIGHT - STACK_BOTTOM
+    totals = [sum(value for value, *_ in parts) for _, parts in columns]
+    ticks = nice_ticks(max(totals, default=0))
+    plot, pitch = bottom - top, (right - left) / max(len(columns), 1)
+    width = round(pitch * 0.7, 1)
+    drawn = []
+    for n, ((label, parts), total) in enumerate(zip(columns, totals, strict=True)):
+        x = round(left + n * pitch + (pitch - width) / 2, 1)
+        segments, below = [], 0
+        for value, css, name in parts:
+            if value:
+                # From the running sum, so that rounding leaves no gap between segments.
+                upper = bottom - scale(below + value, ticks[-1], plot)
+                lower = bottom - scale(below, ticks[-1], plot)
+                segments.append(Bar(x, upper, width, round(lower - upper, 1), css,
+                                    f"{label}: {name} {count_text(value)}"))
+                below += value
+        total_y = bottom - scale(total, ticks[-1], plot) - 5
+        drawn.append(Column(label, round(x + width / 2, 1), segments, count_text(total), total_y))
+    return Chart(
+        key, title, summary, "admin/leads/charts/stacked_bars.html", STACK_HEIGHT,
+        left, top, right, bottom,
+        [Tick(bottom - scale(t, ticks[-1], plot), count_text(t)) for t in ticks],
+        axis_label, table, columns=drawn, category_label=category_label, legend=legend,
+    )
+
+
+# --- The dashboard's charts ------------------------------------------------------------------
+
+
+def charts(date_from: date, date_to: date, product_id: int | None = None) -> list[Chart]:
+    """Every chart of the dashboard, for leads created in the range (and matched to the product)."""
+    return [
+        funnel_chart(funnel(date_from, date_to, product_id)),
+        weekly_chart(weekly(date_to, product_id)),
+        amounts_chart(amounts_by_product(date_from, date_to, product_id)),
+        fraud_chart(fraud_bands(date_from, date_to, product_id)),
+        partners_chart(service_partners(date_from, date_to, product_id)),
+    ]
+
+
+def funnel_chart(counts: list[tuple[str, int]]) -> Chart:
+    total = sum(leads for _, leads in counts)
+    rows = [
+        (status, [(leads, status_css(status), f"{status}: {count_text(leads)}", count_text(leads))])
+        for status, leads in counts
+    ]
+    table = Table(["Status", "Leads", "Share"], [
+        [status, count_text(leads), _share(leads, total)] for status, leads in counts
+    ] + [["Total", count_text(total), _share(total, total)]])
+    return horizontal_bars(
+        "funnel", "Funnel: leads by current status", _listing("Leads by current status", counts),
+        rows, axis_label="Leads", tick_text=count_text, table=table,
+    )
+
+
+def weekly_chart(data: Weekly) -> Chart:
+    columns = [
+        (f"{week.start:%b} {week.start.day}",
+         [(week.by_status.get(status, 0), status_css(status), status) for status in data.statuses])
+        for week in data.weeks
+    ]
+    table = Table(["Week starting"] + data.statuses + ["Total"], [
+        [f"{week.start:%Y-%m-%d}"]
+        + [count_text(week.by_status.get(status, 0)) for status in data.statuses]
+        + [count_text(week.total)]
+        for week in data.weeks
+    ])
+    first, last = data.weeks[0].start, data.weeks[-1].start
+    total = sum(week.total for week in data.weeks)
+    return stacked_columns(
+        "weekly", f"Leads per week by status, {len(data.weeks)} weeks",
+        f"Leads created per week from the week of {first:%Y-%m-%d} to the week of "
+        f"{last:%Y-%m-%d}, stacked by status: {count_text(total)} in all.",
+        columns, axis_label="Leads", category_label="Week starting (Monday)", table=table,
+        legend=[(status_css(status), status) for status in data.statuses],
+    )
+
+
+def amounts_chart(amounts: list[ProductAmounts]) -> Chart:
+    rows = [
+        (row.label, [
+            (row.requested, "s-requested", f"{row.label}: requested {money_text(row.requested)}",
+             compact_money(row.requested)),
+            (row.funded, "s-funded", f"{row.label}: funded {money_text(row.funded)}",
+             compact_money(row.funded)),
+        ])
+        for row in amounts
+    ]
+    table = Table(["Matched product", "Leads", "Requested", "Funded"], [
+        [row.label, count_text(row.leads), money_text(row.requested), money_text(row.funded)]
+        for row in amounts
+    ])
+    summary = "; ".join(
+        f"{row.label}: requested {compact_money(row.requested)}, funded {compact_money(row.funded)}"
+        for row in amounts
+    )
+    return horizontal_bars(
+        "amounts", "Requested and funded amounts by matched product",
+        f"Requested and funded amounts by matched product. {summary or 'No leads.'}",
+        rows, axis_label="US dollars", tick_text=compact_money, table=table,
+        legend=[("s-requested", "Requested"), ("s-funded", "Funded")],
+    )
+
+
+def fraud_chart(bands: list[tuple[str, int]]) -> Chart:
+    rows = [
+        (band, [(leads, f"f-{n}" if n < len(FRAUD_COLOURS) else "s-unscored",
+                 f"{band}: {count_text(leads)}", count_text(leads))])
+        for n, (band, leads) in enumerate(bands)
+    ]
+    table = Table(["Fraud score", "Leads"], [[band, count_text(leads)] for band, leads in bands])
+    return horizontal_bars(
+        "fraud", "Fraud-score distribution", _listing("Leads by fraud-score band", bands),
+        rows, axis_label="Leads", tick_text=count_text, table=table,
+    )
+
+
+def partners_chart(groups: list[Group]) -> Chart:
+    rows = [
+        (group.label, [(group.leads, "s-single", f"{group.label}: {count_text(group.leads)}",
+                        count_text(group.leads))])
+        for group in groups
+    ]
+    table = Table(["Service partner", "Leads"], [
+        [group.label, count_text(group.leads)] for group in groups
+    ])
+    return horizontal_bars(
+        "partners", "Leads by service partner",
+        _listing("Leads by service partner", [(g.label, g.leads) for g in groups]),
+        rows, axis_label="Leads", tick_text=count_text, table=table,
+    )
+
+
+def _share(part: int, total: int) -> str:
+    return f"{part / total:.0%}" if total else "–"
+
+
+def _listing(what: str, counts: list[tuple[str, int]]) -> str:
+    if not counts:
+        return f"{what}: no leads."
+    return f"{what}: " + ", ".join(f"{label} {count_text(n)}" for label, n in counts) + "."
