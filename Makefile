@@ -5,14 +5,20 @@ PY := $(VENV)/bin/python
 DEMO_LEADS ?= 300
 DEMO_ALERTS ?= 200
 
-.PHONY: run test install clean bench-intake
+.PHONY: run test install clean bench-intake azurite
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Azurite, the Azure Storage emulator the pull tests run against: the version in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to install Azurite (e.g. apt-get install nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # A development .env with fresh random secrets, written once; edit it freely afterwards.
@@ -30,7 +36,13 @@ $(VENV)/.installed: requirements.txt
 run: install .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --leads $(DEMO_LEADS) --alerts $(DEMO_ALERTS) --if-empty
+	@# Pulls leads from Azure every CRF_AZURE_POLL_SECONDS when a URL is set (exits at once if not).
+	$(PY) manage.py pull_crf_leads --loop & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:8000
+
+# Azurite with a CRF queue and container, for trying the pull locally: prints the .env lines.
+azurite: install
+	$(PY) -m tests.azurite
 
 # Tests ignore .env (they set what they need); DATABASE_URL and CELERY_BROKER_URL come from the
 # environment. SECRET_KEY only needs to exist.

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# The session-wide `azurite` fixture: the Azure Storage emulator the pull tests read from.
+pytest_plugins = ["tests.azurite"]
+
 SAMPLE_LEAD = Path(__file__).parent / "leads" / "samples" / "crf_lead.json"
 SAMPLE_BATCH = Path(__file__).parent / "alerts" / "samples" / "crs_batch.json"
 CRF_URL = "/webhooks/crf/leads/"

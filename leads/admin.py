@@ -10,6 +10,11 @@ import uuid
 from decimal import Decimal
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from django.utils import timezone
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -19,13 +24,13 @@ from django.utils.translation import ngettext
 from alerts.models import Alert
 from leadcrm.admin import EstimatedCountPaginator, ViewOnly
 
-from . import crf, pull, services
-from .choices import DeliveryOutcome
+from . import crf, export, pull, services
+from .choices import FRAUD_BANDS, STATUS_COLOURS, WITHHELD_FROM, DeliveryOutcome
 from .models import (
-    Lead, LeadDelivery, Partner, Product, ProductSet, PulledBlob, PullRun, StatusChange,
+    ExportLog, Lead, LeadDelivery, LeadNote, Partner, Product, ProductSet, PulledBlob, PullRun,
+    StatusChange,
 )
 
-WITHHELD_FROM = Decimal("0.85")  # CRF withholds leads scoring this or more from matching
 EMPTY = "-"  # the admin's own empty-value display
 
 
@@ -110,13 +115,7 @@ def _lead_link(delivery: LeadDelivery):
 class FraudBandFilter(admin.SimpleListFilter):
     title = "fraud score"
     parameter_name = "fraud"
-    # Each band holds its lower bound and not its upper one (0.5 is "0.5–0.85").
-    BANDS = {
-        "zero": ("0", Q(fraud_score=0)),
-        "low": (">0–0.5", Q(fraud_score__gt=0, fraud_score__lt=Decimal("0.5"))),
-        "high": ("0.5–0.85", Q(fraud_score__gte=Decimal("0.5"), fraud_score__lt=WITHHELD_FROM)),
-        "withheld": ("≥0.85 withheld from matching", Q(fraud_score__gte=WITHHELD_FROM)),
-    }
+    BANDS = {key: (label, condition) for key, label, condition, _ in FRAUD_BANDS}
 
     def lookups(self, request, model_admin):
         return [(key, label) for key, (label, _) in self.BANDS.items()]
@@ -149,11 +148,7 @@ class DataProblemsFilter(admin.SimpleListFilter):
         return queryset
 
 
-STATUS_COLOURS = {
-    "Matched": "#2563eb", "Reviewed": "#0d9488", "Contacted": "#7c3aed", "Qualified": "#d97706",
-    "Funded": "#16a34a", "Disqualified": "#dc2626", "Withdrawn": "#6b7280",
-}
-FRAUD_COLOURS = {"zero": "#16a34a", "low": "#ca8a04", "high": "#ea580c", "withheld": "#dc2626"}
+FRAUD_COLOURS = {key: colour for key, _, _, colour in FRAUD_BANDS}
 DEMOGRAPHICS_FIELD = as_sent("ownership_demographic_types")
 
 
@@ -201,6 +196,65 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter value, over the whole table
     inlines = [StatusHistoryInline]
+    actions = ["export_selected", "assign_to_me", "unassign"]
+    change_list_template = "admin/leads/lead/change_list.html"
+    change_form_template = "admin/leads/lead/change_form.html"
+
+    def get_urls(self):
+        own = [
+            path("export/", self.admin_site.admin_view(self.export_list_view), name="leads_lead_export"),
+            path("<uuid:lead_id>/note/", self.admin_site.admin_view(self.add_note_view), name="leads_lead_note"),
+        ]
+        return own + super().get_urls()
+
+    def has_export_permission(self, request) -> bool:
+        return request.user.has_perm("leads.export_lead")
+
+    def has_assign_permission(self, request) -> bool:
+        return request.user.has_perm("leads.assign_lead")
+
+    @admin.action(description="Export selected leads to CSV", permissions=["export"])
+    def export_selected(self, request, queryset):
+        return _csv_response(request, queryset, ExportLog.Source.SELECTED)
+
+    def export_list_view(self, request):
+        """Exactly the list the officer sees: the same filters and search, every page."""
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        return _csv_response(request, changelist.get_queryset(request), ExportLog.Source.LIST)
+
+    @admin.action(description="Assign selected leads to me", permissions=["assign"])
+    def assign_to_me(self, request, queryset):
+        count = services.assign(queryset, request.user)
+        self.message_user(request, ngettext("Assigned %d lead to you.", "Assigned %d leads to you.", count) % count)
+
+    @admin.action(description="Unassign selected leads", permissions=["assign"])
+    def unassign(self, request, queryset):
+        count = services.assign(queryset, None)
+        self.message_user(request, ngettext("Unassigned %d lead.", "Unassigned %d leads.", count) % count)
+
+    def add_note_view(self, request, lead_id):
+        lead = get_object_or_404(Lead, pk=lead_id)
+        if request.method != "POST" or not request.user.has_perm("leads.add_leadnote"):
+            raise PermissionDenied
+        try:
+            services.add_note(lead, request.user, request.POST.get("text", ""))
+        except ValueError as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]) + "#notes")
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"can_export": self.has_export_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        notes = LeadNote.objects.filter(lead_id=object_id).select_related("author")
+        extra = {
+            "notes": notes, "can_add_note": request.user.has_perm("leads.add_leadnote"),
+            "duplicates": _possible_duplicates(object_id), **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=extra)
     fieldsets = [
         (None, {"fields": _fields(
             "id", "status", "state", "date_created", "lead_owner", "delivery_log",
@@ -313,6 +367,29 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     @admin.display(description="Newest delivery applied")
     def applied_delivery_link(self, lead: Lead):
         return _delivery_link(lead.applied_delivery_id)
+
+
+def _csv_response(request, leads, source: str) -> StreamingHttpResponse:
+    lines = export.audited_lines(leads, user=request.user, source=source, filters=request.GET.dict())
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
+    return response
+
+
+def _possible_duplicates(lead_id) -> list[Lead]:
+    """Other leads CRF gave the same duplicateId (lead_duplicate_idx)."""
+    duplicate_id = Lead.objects.filter(pk=lead_id).values_list("duplicate_id", flat=True).first()
+    if not duplicate_id:
+        return []
+    return list(Lead.objects.filter(duplicate_id=duplicate_id).exclude(pk=lead_id).order_by("-date_created")[:20])
+
+
+@admin.register(ExportLog)
+class ExportLogAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["started_at", "user", "source", "rows", "with_demographics", "filters", "finished_at"]
+    list_filter = ["source", "with_demographics"]
+    list_select_related = ["user"]
 
 
 # --- Deliveries ------------------------------------------------------------------------------

@@ -5,11 +5,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from leadcrm import csvexport
 
 from . import crf
-from .models import Lead
+from .models import ExportLog, Lead
 
 DEMOGRAPHICS = "ownershipDemographicTypes"
 Column = tuple[str, Callable[[Lead], Any]]
@@ -57,3 +58,30 @@ def lines(leads: QuerySet, *, with_demographics: bool) -> Iterator[str]:
         for lead in leads.select_related(*crf.RELATED_FOREIGN_KEYS).iterator(chunk_size=2000)
     )
     return csvexport.stream([header for header, _ in chosen], rows)
+
+
+def audited_lines(leads: QuerySet, *, user, source: str, filters: dict) -> Iterator[str]:
+    """The CSV for `user` (demographics only if they may see them), logged before the first byte
+    and completed with the row count when the stream ends, however it ends."""
+    with_demographics = user is None or user.has_perm("leads.view_demographics")
+    log = ExportLog.objects.create(
+        user=user, source=source, filters=filters, with_demographics=with_demographics
+    )
+    return _counted(lines(leads, with_demographics=with_demographics), log)
+
+
+def audited_command_lines(leads: QuerySet, *, filters: dict, with_demographics: bool) -> Iterator[str]:
+    log = ExportLog.objects.create(
+        source=ExportLog.Source.COMMAND, filters=filters, with_demographics=with_demographics
+    )
+    return _counted(lines(leads, with_demographics=with_demographics), log)
+
+
+def _counted(csv_lines: Iterator[str], log: ExportLog) -> Iterator[str]:
+    written = -1  # the header is not a row
+    try:
+        for line in csv_lines:
+            written += 1
+            yield line
+    finally:
+        ExportLog.objects.filter(pk=log.pk).update(rows=max(written, 0), finished_at=timezone.now())

@@ -7,10 +7,16 @@ change only through `leads.services`.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KT
+from django.utils import timezone
 
 from leadcrm.deliveries import RawDelivery
 
 from . import choices
+
+
+# The header a pulled queue message's id is kept in (leads.pull): unique per queue message.
+QUEUE_MESSAGE_ID = "azure-message-id"
 
 
 def _enum(choice_class, **kwargs) -> models.CharField:
@@ -136,10 +142,12 @@ class Lead(models.Model):
     withdrawn_reason = _enum(choices.WithdrawnReason)
     other_reason_text = models.TextField(blank=True)
     lead_source = models.ForeignKey(
-        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="sourced_leads"
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="sourced_leads",
+        db_index=False,  # covered by the (field, -date_created) index
     )
     service_partner = models.ForeignKey(
-        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="serviced_leads"
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="serviced_leads",
+        db_index=False,  # covered by the (field, -date_created) index
     )
     lead_owner = _text()
     matched_product = models.ForeignKey(
@@ -147,7 +155,8 @@ class Lead(models.Model):
         db_index=False,  # covered by lead_product_created_idx
     )
     product_set = models.ForeignKey(
-        ProductSet, null=True, blank=True, on_delete=models.PROTECT, related_name="leads"
+        ProductSet, null=True, blank=True, on_delete=models.PROTECT, related_name="leads",
+        db_index=False,  # covered by the (field, -date_created) index
     )
     fraud_score = models.DecimalField(max_digits=6, decimal_places=5, null=True, blank=True)
     ip_address = _text(64)
@@ -155,7 +164,7 @@ class Lead(models.Model):
     # Staff-owned: CRF never writes these.
     assigned_officer = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="assigned_leads",
+        related_name="assigned_leads", db_index=False,  # covered by lead_officer_created_idx
     )
 
     # Keys CRF sent that the schema does not name, kept as they came.
@@ -171,6 +180,12 @@ class Lead(models.Model):
 
     class Meta:
         ordering = ["-date_created"]
+        permissions = [
+            ("export_lead", "Can export leads as CSV"),
+            ("assign_lead", "Can assign leads to loan officers"),
+            # The fair-lending firewall: ownership demographics stay away from credit decisions.
+            ("view_demographics", "Can see ownership demographics"),
+        ]
         indexes = [
             # The admin list: newest first, alone or within one filter value.
             models.Index(fields=["-date_created"], name="lead_created_idx"),
@@ -184,8 +199,24 @@ class Lead(models.Model):
             ),
             # Fraud bands are ranges.
             models.Index(fields=["fraud_score"], name="lead_fraud_idx"),
-            # "Possible duplicates": other leads with the same duplicateId.
+            # "Possible duplicates": other leads with the same duplicateId; exact-id search.
             models.Index(fields=["duplicate_id"], name="lead_duplicate_idx"),
+            models.Index(fields=["submission_id"], name="lead_submission_idx"),
+            # Every other list filter, newest first within the value.
+            *[
+                models.Index(fields=[field, "-date_created"], name=f"lead_{short}_created_idx")
+                for field, short in [
+                    ("lead_source", "source"), ("service_partner", "partner"),
+                    ("product_set", "productset"), ("assigned_officer", "officer"),
+                    ("industry", "industry"), ("fico_score", "fico"),
+                    ("use_of_proceeds", "proceeds"), ("years_in_business", "years"),
+                    ("cra_eligible_tract", "cra"), ("is_cdfi_investment_area", "cdfi"),
+                ]
+            ],
+            # "Has data problems": the few leads CRF sent something odd for.
+            models.Index(
+                fields=["-date_created"], condition=~Q(data_problems=[]), name="lead_problems_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -225,6 +256,12 @@ class LeadDelivery(RawDelivery):
         constraints = [
             # An identical re-delivery (same lead, same bytes) is acknowledged, not stored again.
             models.UniqueConstraint(fields=["lead", "body_sha256"], name="delivery_lead_body_uniq"),
+            # A queue message taken again after a crash between its commit and its deletion is
+            # stored once, even when it was rejected (no lead to tell the two copies apart by).
+            models.UniqueConstraint(
+                KT(f"headers__{QUEUE_MESSAGE_ID}"), condition=Q(source="azure-queue"),
+                name="delivery_queue_message_uniq",
+            ),
         ]
         indexes = [
             # The sweep and /healthz/: deliveries still waiting, oldest first.
@@ -258,3 +295,112 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '—'} → {self.to_status}"
+
+
+class PullRun(models.Model):
+    """One pull from an Azure Storage queue or blob container (`leads.pull`)."""
+
+    source = models.CharField(
+        max_length=16,
+        choices=[
+            (source.value, source.label)
+            for source in (choices.DeliverySource.AZURE_QUEUE, choices.DeliverySource.AZURE_BLOB)
+        ],
+    )
+    target = _text(300)  # "account/queue" or "account/container": never the SAS
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)  # empty: running, or the puller died
+    taken = models.PositiveIntegerField(default=0, help_text="New deliveries stored.")
+    duplicates = models.PositiveIntegerField(
+        default=0, help_text="Leads already stored: a message or blob that came back."
+    )
+    rejected = models.PositiveIntegerField(
+        default=0, help_text="Kept as rejected deliveries: not a lead, undecodable, or poison."
+    )
+    failed = models.PositiveIntegerField(
+        default=0, help_text="Left in Azure for a later run: storing them failed."
+    )
+    pending = models.IntegerField(
+        null=True, blank=True, help_text="Left in the source when the run ended (approximate for a queue)."
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            # The admin list, newest first, and the pruning of old runs.
+            models.Index(fields=["-started_at"], name="pull_run_started_idx"),
+            # The admin summary and /healthz/: the newest run of each source.
+            models.Index(fields=["source", "-started_at"], name="pull_run_source_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} pull at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PulledBlob(models.Model):
+    """The blob ledger: each blob version (name + ETag) taken from a container, so that none is
+    taken twice, whether or not blobs are deleted after they are taken."""
+
+    container = models.CharField(max_length=300)  # "account/container": never the SAS
+    name = models.CharField(max_length=1024)
+    etag = models.CharField(max_length=64)
+    leads = models.PositiveIntegerField(default=0, help_text="Deliveries stored from it.")
+    taken_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)  # removed from the container
+
+    class Meta:
+        ordering = ["-taken_at"]
+        constraints = [
+            # Decides between two pullers: the second one's claim fails and rolls its work back.
+            # Its index also serves the per-page lookup (container, name IN …).
+            models.UniqueConstraint(fields=["container", "name", "etag"], name="pulled_blob_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LeadNote(models.Model):
+    """Staff-owned: what a loan officer wrote about a lead."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="lead_notes"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["lead", "created_at"], name="lead_note_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"Note by {self.author} on {self.created_at:%Y-%m-%d}"
+
+
+class ExportLog(models.Model):
+    """One row per CSV export: who, when, which filters, how many rows. Managers read it."""
+
+    class Source(models.TextChoices):
+        SELECTED = "selected", "Admin: selected leads"
+        LIST = "list", "Admin: the filtered list"
+        COMMAND = "command", "export_leads command"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="lead_exports",
+    )
+    source = models.CharField(max_length=16, choices=Source.choices)
+    filters = models.JSONField(default=dict, blank=True)
+    with_demographics = models.BooleanField(default=False)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows = models.PositiveIntegerField(null=True, blank=True)  # set when the stream ends
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Export by {self.user or 'the shell'} at {self.started_at:%Y-%m-%d %H:%M}"
+

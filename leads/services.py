@@ -19,11 +19,12 @@ from leadcrm.enqueue import enqueue_on_commit
 
 from . import crf, tasks
 from .choices import DeliveryOutcome, DeliverySource
-from .models import Lead, LeadDelivery, StatusChange
+from .models import QUEUE_MESSAGE_ID, Lead, LeadDelivery, LeadNote, StatusChange
 
 log = logging.getLogger(__name__)
 
 UNPROCESSED = (DeliveryOutcome.PENDING, DeliveryOutcome.FAILED)
+CRF_BOOKKEEPING = ("extra", "data_problems", "applied_delivery", "updated_at")
 MAX_ATTEMPTS = 8  # retried after 1, 2, 4 … 64 minutes, then left failed for a person to look at
 SWEEP_GRACE = timedelta(minutes=2)  # a fresh delivery's own task is probably still on its way
 
@@ -47,19 +48,11 @@ def receive_lead(
     `received_at` is for sources that know when CRF sent the lead (generated demo data);
     receipt order is still the order of this call.
     """
-    raw = {
-        "body": body,
-        "body_sha256": hashlib.sha256(body).hexdigest(),
-        "headers": headers or {},
-        "received_at": received_at or timezone.now(),
-    }
+    raw = _raw(body, headers, received_at)
     try:
         parsed = crf.parse(body)
     except crf.InvalidLead as exc:
-        delivery = LeadDelivery.objects.create(
-            **raw, source=source, outcome=DeliveryOutcome.REJECTED, error=exc.detail
-        )
-        return Receipt(delivery, invalid=exc)
+        return Receipt(_store_rejected(raw, source, exc.detail), invalid=exc)
     try:
         with transaction.atomic():
             delivery = LeadDelivery.objects.create(
@@ -72,6 +65,41 @@ def receive_lead(
         existing = LeadDelivery.objects.get(lead_id=parsed.id, body_sha256=raw["body_sha256"])
         return Receipt(existing, duplicate=True)
     return Receipt(delivery)
+
+
+def reject_delivery(
+    body: bytes,
+    error: str,
+    *,
+    source: str,
+    headers: dict | None = None,
+    received_at: datetime | None = None,
+) -> LeadDelivery:
+    """Keep a body that cannot be a lead (undecodable, poison) as a rejected delivery, shown in
+    the admin. Commits before returning, unless the caller holds a transaction."""
+    return _store_rejected(_raw(body, headers, received_at), source, error)
+
+
+def _raw(body: bytes, headers: dict | None, received_at: datetime | None) -> dict:
+    return {
+        "body": body,
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "headers": headers or {},
+        "received_at": received_at or timezone.now(),
+    }
+
+
+def _store_rejected(raw: dict, source: str, error: str) -> LeadDelivery:
+    try:
+        with transaction.atomic():
+            return LeadDelivery.objects.create(
+                **raw, source=source, outcome=DeliveryOutcome.REJECTED, error=error
+            )
+    except IntegrityError:
+        # The same queue message taken again after a crash between its commit and its
+        # deletion: stored once (delivery_queue_message_uniq).
+        message_id = raw["headers"].get(QUEUE_MESSAGE_ID)
+        return LeadDelivery.objects.get(source=source, **{f"headers__{QUEUE_MESSAGE_ID}": message_id})
 
 
 def process_lead(lead_id: uuid.UUID) -> int:
@@ -124,7 +152,9 @@ def _apply(lead: Lead, parsed: crf.ParsedLead, delivery: LeadDelivery) -> None:
     lead.extra = parsed.extra
     lead.data_problems = parsed.problems
     lead.applied_delivery = delivery
-    lead.save()
+    # CRF's fields only: staff-owned ones (the assigned officer) are never written back here.
+    crf_fields = [name for name in parsed.values if name != "id"]  # the key is not a field to update
+    lead.save(update_fields=[*crf_fields, *parsed.related, *CRF_BOOKKEEPING])
 
 
 def _upsert_related(model, ref: crf.Related | None, delivery_id: int):
@@ -213,3 +243,20 @@ def delivery_backlog() -> dict:
         "oldest_pending_seconds": int((timezone.now() - oldest).total_seconds()) if oldest else 0,
         "failed": LeadDelivery.objects.filter(outcome=DeliveryOutcome.FAILED).count(),
     }
+
+
+# --- Staff-owned work ---------------------------------------------------------------------------
+
+
+def assign(leads: QuerySet, officer) -> int:
+    """Give leads to a loan officer (None: unassign). A single UPDATE: it waits for, and never
+    undoes, a lead update being applied (processing locks the row and saves only CRF's fields)."""
+    return leads.update(assigned_officer=officer)
+
+
+def add_note(lead: Lead, author, text: str) -> LeadNote:
+    text = text.strip()
+    if not text:
+        raise ValueError("A note needs some text.")
+    return LeadNote.objects.create(lead=lead, author=author, text=text)
+

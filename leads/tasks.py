@@ -2,7 +2,7 @@ import uuid
 
 from celery import shared_task
 
-from . import services
+from . import pull, services
 
 
 @shared_task
@@ -17,3 +17,13 @@ def sweep_lead_deliveries() -> int:
     for lead_id in lead_ids:
         process_lead_deliveries.delay(str(lead_id))
     return len(lead_ids)
+
+
+@shared_task
+def pull_crf_leads() -> int:
+    """Beat's pull from the configured Azure sources; nothing, at once, when none is configured.
+
+    Runs may overlap (a slow run, two beats): every step is safe to run twice.
+    """
+    runs = [pull.pull(source) for source in pull.configured_sources()]
+    return sum(run.taken for run in runs)

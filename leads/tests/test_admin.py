@@ -99,7 +99,7 @@ def test_fraud_band_filter_keeps_only_withheld_leads(admin_client, add_lead):
     response = admin_client.get(LEADS, {"fraud": "withheld"})
 
     assert [lead.id for lead in listed(response)] == [withheld]
-    assert "≥0.85 withheld from matching" in response.text
+    assert "≥0.85 (withheld from matching)" in response.text
 
 
 def test_status_filter_keeps_only_leads_with_that_status(admin_client, add_lead):

@@ -107,7 +107,12 @@ def test_seed_demo_creates_the_demo_login_when_debug_is_on(seed, settings):
     admin.refresh_from_db()
     assert admin.is_superuser and admin.is_staff
     assert admin.check_password("leadcrm-demo")  # reset every run: the printed one is right
-    assert "admin / leadcrm-demo" in out
+    assert "officer (Loan officer), manager (Lending manager), admin (superuser)" in out
+    officer = get_user_model().objects.get(username="officer")
+    assert not officer.is_superuser and officer.check_password("leadcrm-demo")
+    assert list(officer.groups.values_list("name", flat=True)) == ["Loan officer"]
+    assert not officer.has_perm("leads.view_demographics")
+    assert get_user_model().objects.get(username="manager").has_perm("leads.view_demographics")
 
 
 @pytest.mark.django_db

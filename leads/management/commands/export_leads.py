@@ -35,7 +35,10 @@ class Command(BaseCommand):
         target = sys.stdout if output == "-" else _open(output)
         try:
             with bar:
-                for number, line in enumerate(export.lines(leads, with_demographics=with_demographics)):
+                csv_lines = export.audited_command_lines(
+                    leads, filters=_printable(filters), with_demographics=with_demographics
+                )
+                for number, line in enumerate(csv_lines):
                     target.write(line)
                     bar.update(1 if number else 0)  # the first line is the header
         finally:
@@ -43,6 +46,13 @@ class Command(BaseCommand):
                 target.close()
         if output != "-":
             self.stdout.write(self.style.SUCCESS(f"Wrote {total} leads to {output}."))
+
+
+def _printable(filters: dict) -> dict:
+    return {name: str(value) for name, value in filters.items() if name in FILTERS and value is not None}
+
+
+FILTERS = ("status", "product", "min_fraud", "max_fraud")
 
 
 def _filtered(leads, *, status, product, min_fraud, max_fraud, **_):

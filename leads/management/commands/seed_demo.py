@@ -6,6 +6,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
@@ -18,8 +19,8 @@ from leads import demo, services
 from leads.choices import DeliverySource
 from leads.models import Lead
 
-DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "leadcrm-demo"  # printed on the console: DEBUG only
+DEMO_LOGINS = [("officer", "Loan officer"), ("manager", "Lending manager"), ("admin", None)]
 
 
 class Command(BaseCommand):
@@ -92,13 +93,19 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Demo alerts: {count} CRS notifications about {len(everyone)} people."))
 
     def _demo_login(self) -> None:
-        user, _ = get_user_model().objects.get_or_create(
-            username=DEMO_USERNAME, defaults={"email": "admin@example.com"}
-        )
-        user.is_active = user.is_staff = user.is_superuser = True
-        user.set_password(DEMO_PASSWORD)  # every run, so the password printed below is right
-        user.save()
+        """The demo logins, one per role (DEBUG only); passwords reset every run, so the printed
+        ones are right."""
+        users = get_user_model().objects
+        for username, group in DEMO_LOGINS:
+            user, _ = users.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
+            user.is_active = user.is_staff = True
+            user.is_superuser = group is None
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            if group:
+                user.groups.set([Group.objects.get(name=group)])
+        names = ", ".join(f"{u} ({g or 'superuser'})" for u, g in DEMO_LOGINS)
         self.stdout.write(self.style.WARNING(
-            f"Demo login (DEBUG only): {DEMO_USERNAME} / {DEMO_PASSWORD} at /admin/"
+            f"Demo logins (DEBUG only) at /admin/: {names}; password {DEMO_PASSWORD}"
         ))
 
