@@ -149,11 +149,12 @@ class DataProblemsFilter(admin.SimpleListFilter):
 
 
 FRAUD_COLOURS = {key: colour for key, _, _, colour in FRAUD_BANDS}
-DEMOGRAPHICS_FIELD = as_sent("ownership_demographic_types")
-
-
-def can_see_demographics(user) -> bool:
-    return user.has_perm("leads.view_demographics")
+# Lead page fields shown only with a permission.
+PERMISSION_FIELDS = {
+    as_sent("ownership_demographic_types"): "leads.view_demographics",
+    "delivery_log": "leads.view_leaddelivery",
+    "applied_delivery_link": "leads.view_leaddelivery",
+}
 
 
 def _badge(text: str, colour: str):
@@ -306,11 +307,11 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         return super().get_search_results(request, queryset, search_term)
 
     def get_fieldsets(self, request, obj=None):
-        # The fair-lending firewall: demographics stay away from who decides on credit.
-        if can_see_demographics(request.user):
-            return self.fieldsets
+        # The fair-lending firewall keeps demographics away from who decides on credit; links
+        # to raw deliveries are shown only to who may open them.
+        hidden = {field for field, permission in PERMISSION_FIELDS.items() if not request.user.has_perm(permission)}
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f != DEMOGRAPHICS_FIELD]})
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
             for name, options in self.fieldsets
         ]
 
