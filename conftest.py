@@ -9,6 +9,7 @@ Elsewhere they are deselected, and the header of the run says so.
 import base64
 import json
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,20 @@ def crf_secret(settings) -> str:
 def sample_lead() -> dict:
     """The CRF document's sample lead, as a fresh dict to vary."""
     return json.loads(SAMPLE_LEAD.read_text())
+
+
+@pytest.fixture
+def add_lead(sample_lead):
+    """Receive and process a variation of the sample lead (a new id unless given); returns its id."""
+    from leads import services
+
+    def add(**changes) -> str:
+        lead = {**sample_lead, "id": str(uuid.uuid4()), **changes}
+        services.receive_lead(json.dumps(lead).encode())
+        services.process_lead(uuid.UUID(lead["id"]))
+        return lead["id"]
+
+    return add
 
 
 @pytest.fixture

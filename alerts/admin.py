@@ -6,16 +6,10 @@ from django.contrib import admin
 from django.db.models import Q
 from django.utils.html import format_html
 
-from leadcrm.admin import EstimatedCountPaginator, ViewOnly
+from leadcrm.admin import EstimatedCountPaginator, ViewOnly, uuid_or_none
 
 from .models import Alert, AlertDelivery, AlertType, CRSUser, Notification, NotificationRule
 
-
-def _uuid_or_none(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text.strip())
-    except ValueError:
-        return None
 
 
 class HasErrorFilter(admin.SimpleListFilter):
@@ -65,7 +59,7 @@ class AlertAdmin(ViewOnly, admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        found = _uuid_or_none(term)
+        found = uuid_or_none(term)
         if found:  # hook id, user id, or an alert id that happens to be a UUID
             return queryset.filter(Q(pk=found) | Q(user_id=found) | Q(alert_id=term)), False
         by_alert_id = queryset.filter(alert_id=term)
@@ -117,7 +111,7 @@ class CRSUserAdmin(admin.ModelAdmin):
         return False
 
     def get_search_results(self, request, queryset, search_term):
-        found = _uuid_or_none(search_term)
+        found = uuid_or_none(search_term)
         if found:
             return queryset.filter(pk=found), False
         return super().get_search_results(request, queryset, search_term)

@@ -1,5 +1,7 @@
 """Admin pieces both partner integrations share."""
 
+import uuid
+
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
@@ -49,3 +51,11 @@ class ViewOnly:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def uuid_or_none(text: str) -> uuid.UUID | None:
+    """A search term that is a UUID, for an exact lookup on an index."""
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        return None

@@ -195,6 +195,8 @@ CRF_AZURE_ALLOWED_HOSTS = env.list("CRF_AZURE_ALLOWED_HOSTS", default=[])
 CRF_AZURE_VISIBILITY_TIMEOUT = env.int("CRF_AZURE_VISIBILITY_TIMEOUT", default=120)
 # Delete a blob once its leads are committed (the SAS then needs delete permission too).
 CRF_AZURE_BLOB_DELETE = env_bool("CRF_AZURE_BLOB_DELETE", default=False)
+# Error reports list the settings: the SAS URLs' signatures are taken out.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "leads.sas.RedactingReporterFilter"
 CELERY_BEAT_SCHEDULE["pull-crf-leads"] = {
     "task": "leads.tasks.pull_crf_leads",  # returns at once when no URL is configured
     "schedule": CRF_AZURE_POLL_SECONDS,

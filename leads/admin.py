@@ -22,7 +22,7 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import ngettext
 
 from alerts.models import Alert
-from leadcrm.admin import EstimatedCountPaginator, ViewOnly
+from leadcrm.admin import EstimatedCountPaginator, ViewOnly, uuid_or_none
 
 from . import crf, export, pull, services
 from .choices import FRAUD_BANDS, STATUS_COLOURS, WITHHELD_FROM, DeliveryOutcome
@@ -65,12 +65,6 @@ _AS_SENT = {field.name for field in Lead._meta.fields if field.choices} | set(cr
 def _fields(*names: str) -> list:
     return [as_sent(name) if name in _AS_SENT else name for name in names]
 
-
-def _uuid_or_none(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text.strip())
-    except ValueError:
-        return None
 
 
 def _pre(text: str):
@@ -299,7 +293,7 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         # Ids go to their indexes; "=id" in search_fields would compare them as text.
         term = search_term.strip()
-        found = _uuid_or_none(term)
+        found = uuid_or_none(term)
         if found:
             return queryset.filter(Q(pk=found) | Q(submission_id=found)), False
         if term and queryset.filter(duplicate_id=term).exists():
@@ -422,7 +416,7 @@ class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        lead_id = _uuid_or_none(search_term)
+        lead_id = uuid_or_none(search_term)
         return (queryset.filter(lead_id=lead_id) if lead_id else queryset.none()), False
 
     @admin.action(description="Reprocess selected deliveries", permissions=["reprocess"])

@@ -14,7 +14,6 @@ from leadcrm.deliveries import RawDelivery
 
 from . import choices
 
-
 # The header a pulled queue message's id is kept in (leads.pull): unique per queue message.
 QUEUE_MESSAGE_ID = "azure-message-id"
 
@@ -321,7 +320,8 @@ class PullRun(models.Model):
         default=0, help_text="Left in Azure for a later run: storing them failed."
     )
     pending = models.IntegerField(
-        null=True, blank=True, help_text="Left in the source when the run ended (approximate for a queue)."
+        null=True, blank=True,
+        help_text="Left in the source when the run ended (approximate for a queue).",
     )
     error = models.TextField(blank=True)
 

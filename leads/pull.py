@@ -37,10 +37,8 @@ from .models import QUEUE_MESSAGE_ID, LeadDelivery, PulledBlob, PullRun
 
 log = logging.getLogger(__name__)
 
-SETTINGS = {  # source → the setting holding its SAS URL
-    DeliverySource.AZURE_QUEUE: "CRF_AZURE_QUEUE_URL",
-    DeliverySource.AZURE_BLOB: "CRF_AZURE_BLOB_URL",
-}
+AZURE_QUEUE, AZURE_BLOB = DeliverySource.AZURE_QUEUE, DeliverySource.AZURE_BLOB
+SETTINGS = {AZURE_QUEUE: "CRF_AZURE_QUEUE_URL", AZURE_BLOB: "CRF_AZURE_BLOB_URL"}
 QUEUE_BATCH = 32  # the most one Get Messages call returns
 POISON_AFTER = 5  # a message that has come back this many times is set aside, not retried
 QUEUE_RUN_LIMIT = 5000  # messages per run: a queue that never empties still lets a run end
@@ -167,7 +165,7 @@ def _take_message(message: QueueMessage, resource: str, tally: Tally) -> bool:
 
 
 def _store_message(content: str, dequeue_count: int, headers: dict) -> str:
-    source = DeliverySource.AZURE_QUEUE
+    source = AZURE_QUEUE
     if dequeue_count > POISON_AFTER:
         error = f"Set aside as poison: taken {dequeue_count} times and never deleted."
         services.reject_delivery(content.encode(), error, source=source, headers=headers)
@@ -233,10 +231,13 @@ def _pull_blobs(target: sas.SasUrl, tally: Tally) -> None:
 def _ledger(resource: str, blobs: list[BlobProperties]) -> dict[tuple[str, str], datetime | None]:
     """The page's blobs already taken, with when they were deleted: one query per page."""
     rows = PulledBlob.objects.filter(container=resource, name__in=[blob.name for blob in blobs])
-    return {(name, etag): deleted for name, etag, deleted in rows.values_list("name", "etag", "deleted_at")}
+    taken = rows.values_list("name", "etag", "deleted_at")
+    return {(name, etag): deleted for name, etag, deleted in taken}
 
 
-def _take_blob(container: ContainerClient, resource: str, blob: BlobProperties, tally: Tally) -> bool:
+def _take_blob(
+    container: ContainerClient, resource: str, blob: BlobProperties, tally: Tally
+) -> bool:
     """Take one blob; False when it stays pending (it could not be read or stored)."""
     etag = _etag(blob.etag)
     try:
@@ -278,7 +279,7 @@ def _store_blob(resource: str, name: str, etag: str, data: bytes) -> list[str] |
     bodies = split_leads(data)
     headers = {"azure-container": resource, "azure-blob": name, "azure-etag": etag}
     kinds = [
-        _receive(body, {**headers, "azure-blob-item": f"{i} of {len(bodies)}"}, DeliverySource.AZURE_BLOB)
+        _receive(body, {**headers, "azure-blob-item": f"{i} of {len(bodies)}"}, AZURE_BLOB)
         for i, body in enumerate(bodies, start=1)
     ]
     PulledBlob.objects.filter(pk=entry.pk).update(leads=len(bodies))
@@ -328,7 +329,7 @@ def _receive(body: bytes, headers: dict, source: str) -> str:
     return REJECTED if receipt.invalid else DUPLICATE if receipt.duplicate else TAKEN
 
 
-PULLERS = {DeliverySource.AZURE_QUEUE: _pull_queue, DeliverySource.AZURE_BLOB: _pull_blobs}
+PULLERS = {AZURE_QUEUE: _pull_queue, AZURE_BLOB: _pull_blobs}
 
 
 # --- What /healthz/ and the admin show ---------------------------------------------------------
@@ -345,8 +346,7 @@ def health_warnings(now: datetime | None = None) -> list[str]:
             warning = sas.expiry_warning(setting, sas_url(source), now)
         except sas.UnsafeSasUrl as exc:
             warning = str(exc)
-        last = last_run(source)
-        warnings += [w for w in (warning, _failure(last)) if w]
+        warnings += [w for w in (warning, _failure(last_run(source))) if w]
     return warnings
 
 
@@ -357,7 +357,8 @@ def last_run(source: str) -> PullRun | None:
 def _failure(run: PullRun | None) -> str | None:
     if run is None or not run.error or run.finished_at is None:
         return None
-    return f"The last {run.get_source_display()} pull ({run.started_at:%Y-%m-%d %H:%M}) failed: {run.error.splitlines()[0]}"
+    when = f"{run.started_at:%Y-%m-%d %H:%M} UTC"
+    return f"The last {run.get_source_display()} pull ({when}) failed: {run.error.splitlines()[0]}"
 
 
 def sources_status(now: datetime | None = None) -> list[dict]:
@@ -384,7 +385,9 @@ def _source_status(source: str, setting: str, now: datetime, counts: dict) -> di
             target = sas_url(source)
         except sas.UnsafeSasUrl as exc:
             return {**status, "configured": True, "problem": str(exc)}
-        status.update(configured=True, resource=target.resource, expires_at=target.expires_at,
-                      permissions=target.permissions, warning=sas.expiry_warning(setting, target, now))
+        status.update(
+            configured=True, resource=target.resource, expires_at=target.expires_at,
+            permissions=target.permissions, warning=sas.expiry_warning(setting, target, now),
+        )
     return status
 

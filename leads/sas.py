@@ -13,6 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from django.utils.dateparse import parse_date, parse_datetime
+from django.views.debug import SafeExceptionReporterFilter
 
 AZURE_HOST_SUFFIX = ".core.windows.net"
 EXPIRY_NOTICE = timedelta(days=30)
@@ -25,7 +26,7 @@ class UnsafeSasUrl(ValueError):
     """A URL LeadCRM will not contact: the message says why, and never holds the signature."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SasUrl:
     url: str  # what the SDK is given: a queue URL without CRF's trailing /messages
     resource: str  # "account/queue" or "account/container": what logs and the admin show
@@ -34,6 +35,9 @@ class SasUrl:
 
     def __str__(self) -> str:
         return redact(self.url)
+
+    def __repr__(self) -> str:  # debug pages and tracebacks show locals
+        return f"SasUrl({self})"
 
 
 def parse(url: str, allowed_hosts: Iterable[str] = ()) -> SasUrl:
@@ -47,7 +51,7 @@ def parse(url: str, allowed_hosts: Iterable[str] = ()) -> SasUrl:
     _check_host(parts.scheme, host, allowed_hosts)
     query = parse_qs(parts.query)
     if not query.get("sig"):
-        raise UnsafeSasUrl("it carries no shared access signature (sig=)")
+        raise UnsafeSasUrl("it carries no shared access signature (no sig parameter)")
     segments = _resource_segments(parts.path, path_style=not host.endswith(AZURE_HOST_SUFFIX))
     return SasUrl(
         url=urlunsplit((parts.scheme, parts.netloc, "/" + "/".join(segments), parts.query, "")),
@@ -103,9 +107,12 @@ def expiry_warning(setting: str, sas: SasUrl, now: datetime) -> str | None:
     """A sentence for /healthz/ and the admin once the SAS is within EXPIRY_NOTICE of expiring."""
     if sas.expires_at is None or sas.expires_at - now > EXPIRY_NOTICE:
         return None
-    when = sas.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    when = sas.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if sas.expires_at <= now:
-        return f"The SAS in {setting} ({sas.resource}) expired on {when}: pulling fails until it is replaced."
+        return (
+            f"The SAS in {setting} ({sas.resource}) expired on {when}: "
+            "pulling fails until it is replaced."
+        )
     days = (sas.expires_at - now).days
     return (
         f"The SAS in {setting} ({sas.resource}) expires on {when} (in {days} days): "
@@ -136,3 +143,12 @@ class RedactSignatures(logging.Filter):
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
+
+
+class RedactingReporterFilter(SafeExceptionReporterFilter):
+    """Django's debug page and error reports list the settings: the SAS URLs go without their
+    signature (Django hides settings by name, and CRF_AZURE_QUEUE_URL names no secret)."""
+
+    def cleanse_setting(self, key, value):
+        value = super().cleanse_setting(key, value)
+        return redact(value) if isinstance(value, str) else value

@@ -98,8 +98,8 @@ def _store_rejected(raw: dict, source: str, error: str) -> LeadDelivery:
     except IntegrityError:
         # The same queue message taken again after a crash between its commit and its
         # deletion: stored once (delivery_queue_message_uniq).
-        message_id = raw["headers"].get(QUEUE_MESSAGE_ID)
-        return LeadDelivery.objects.get(source=source, **{f"headers__{QUEUE_MESSAGE_ID}": message_id})
+        same_message = {f"headers__{QUEUE_MESSAGE_ID}": raw["headers"].get(QUEUE_MESSAGE_ID)}
+        return LeadDelivery.objects.get(source=source, **same_message)
 
 
 def process_lead(lead_id: uuid.UUID) -> int:

@@ -14,6 +14,7 @@ Ctrl-C.
 
 import argparse
 import json
+import signal
 import socket
 import subprocess
 import time
@@ -60,15 +61,20 @@ class Azurite:
         return service.create_container(name or f"leads-{uuid.uuid4().hex[:12]}")
 
     def queue_sas_url(
-        self, name: str, permission: str = "rp", expiry: datetime | None = None, crf_style: bool = False
+        self, name: str, permission: str = "rp", expiry: datetime | None = None,
+        crf_style: bool = False,
     ) -> str:
         """A SAS URL for the queue; `crf_style` adds the `/messages` CRF's URLs end in."""
         sas = generate_queue_sas(ACCOUNT, name, KEY, permission=permission, expiry=_expiry(expiry))
         suffix = "/messages" if crf_style else ""
         return f"http://{HOST}:{self.queue_port}/{ACCOUNT}/{name}{suffix}?{sas}"
 
-    def container_sas_url(self, name: str, permission: str = "rl", expiry: datetime | None = None) -> str:
-        sas = generate_container_sas(ACCOUNT, name, KEY, permission=permission, expiry=_expiry(expiry))
+    def container_sas_url(
+        self, name: str, permission: str = "rl", expiry: datetime | None = None
+    ) -> str:
+        sas = generate_container_sas(
+            ACCOUNT, name, KEY, permission=permission, expiry=_expiry(expiry)
+        )
         return f"http://{HOST}:{self.blob_port}/{ACCOUNT}/{name}?{sas}"
 
 
@@ -83,7 +89,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(location: Path, queue_port: int, blob_port: int, timeout: float = 60) -> Iterator[Azurite]:
+def running(
+    location: Path, queue_port: int, blob_port: int, timeout: float = 60
+) -> Iterator[Azurite]:
     """Azurite's queue and blob services, started, waited for, and always stopped."""
     processes = []
     try:
@@ -104,7 +112,8 @@ def running(location: Path, queue_port: int, blob_port: int, timeout: float = 60
 def _start(service: str, port: int, location: Path) -> subprocess.Popen:
     program = BIN / f"azurite-{service}"
     if not program.exists():
-        raise RuntimeError(f"Azurite is not installed ({program.relative_to(ROOT)}): run `make install`.")
+        missing = program.relative_to(ROOT)
+        raise RuntimeError(f"Azurite is not installed ({missing}): run `make install`.")
     command = [
         str(program), "--silent", "--loose", "--skipApiVersionCheck", "--disableTelemetry",
         "--location", str(location), f"--{service}Host", HOST, f"--{service}Port", str(port),
@@ -113,12 +122,14 @@ def _start(service: str, port: int, location: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait_for(processes: list[subprocess.Popen], ports: list[int], location: Path, timeout: float) -> None:
+def _wait_for(
+    processes: list[subprocess.Popen], ports: list[int], location: Path, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while not all(_listening(port) for port in ports):
         exited = [p for p in processes if p.poll() is not None]
         if exited or time.monotonic() > deadline:
-            logs = "\n".join(path.read_text(errors="replace") for path in location.glob("azurite-*.log"))
+            logs = "\n".join(p.read_text(errors="replace") for p in location.glob("azurite-*.log"))
             raise RuntimeError(f"Azurite did not start on ports {ports}:\n{logs[-2000:]}")
         time.sleep(0.1)
 
@@ -157,6 +168,7 @@ def main() -> None:
         print(f"CRF_AZURE_ALLOWED_HOSTS={HOST}\nCRF_AZURE_BLOB_DELETE=true\n")
         _push_as_crf(emulator, queue, container, options.leads)
         print(f"Pushed {options.leads} sample leads into each, as CRF does. Ctrl-C stops Azurite.")
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it cleanly too
         try:
             while True:
                 time.sleep(3600)

@@ -94,7 +94,8 @@ def finish(puller: subprocess.Popen) -> str:
 
 
 def stored_lead_ids(source: str) -> list[str]:
-    return [str(i) for i in LeadDelivery.objects.filter(source=source).values_list("lead_id", flat=True)]
+    stored = LeadDelivery.objects.filter(source=source).values_list("lead_id", flat=True)
+    return [str(lead_id) for lead_id in stored]
 
 
 def no_lead_stored_twice() -> bool:

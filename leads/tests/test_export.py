@@ -16,17 +16,6 @@ from leads.export import columns
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def add_lead(sample_lead):
-    def add(**changes) -> str:
-        lead = {**sample_lead, "id": str(uuid.uuid4()), **changes}
-        services.receive_lead(json.dumps(lead).encode())
-        services.process_lead(uuid.UUID(lead["id"]))
-        return lead["id"]
-
-    return add
-
-
 def export(tmp_path, *args) -> list[dict]:
     path = tmp_path / "leads.csv"
     call_command("export_leads", "-o", str(path), *args, stdout=io.StringIO(), stderr=io.StringIO())

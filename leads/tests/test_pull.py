@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.views.debug import get_default_exception_reporter_filter
 
 from leads import pull, sas, tasks
 from leads.choices import DeliveryOutcome, DeliverySource
@@ -147,6 +148,20 @@ def test_an_expiry_within_thirty_days_is_a_warning_and_a_later_one_is_not():
     assert "expired" in sas.expiry_warning("X", parsed, datetime(2030, 2, 1, tzinfo=UTC))
 
 
+def test_the_console_log_handler_and_error_reports_take_the_signature_out(settings):
+    settings.CRF_AZURE_QUEUE_URL = AZURE_QUEUE
+    console = [
+        handler for handler in logging.getLogger().handlers
+        if any(isinstance(f, sas.RedactSignatures) for f in handler.filters)
+    ]
+
+    reported = get_default_exception_reporter_filter().get_safe_settings()
+
+    assert console, "the console handler has no RedactSignatures filter"
+    assert "c2VjcmV0" not in reported["CRF_AZURE_QUEUE_URL"]
+    assert "c2VjcmV0" not in repr(sas.parse(AZURE_QUEUE))
+
+
 # --- Message bodies and blob contents ---------------------------------------------------------
 
 
@@ -205,7 +220,8 @@ def test_a_pulled_delivery_records_its_message_and_never_the_sas(queue, lead, az
 def test_a_crf_style_messages_url_with_a_read_and_process_sas_is_pulled(
     azurite, queue, lead, azure_settings
 ):
-    azure_settings.CRF_AZURE_QUEUE_URL = azurite.queue_sas_url(queue.queue_name, "rp", crf_style=True)
+    url = azurite.queue_sas_url(queue.queue_name, "rp", crf_style=True)
+    azure_settings.CRF_AZURE_QUEUE_URL = url
     assert urlsplit(azure_settings.CRF_AZURE_QUEUE_URL).path.endswith("/messages")
     queue.send_message(lead().decode())
 
@@ -215,7 +231,8 @@ def test_a_crf_style_messages_url_with_a_read_and_process_sas_is_pulled(
 
 
 def test_crfs_add_only_sas_cannot_read_and_the_run_says_why(azurite, queue, lead, azure_settings):
-    azure_settings.CRF_AZURE_QUEUE_URL = azurite.queue_sas_url(queue.queue_name, "a", crf_style=True)
+    url = azurite.queue_sas_url(queue.queue_name, "a", crf_style=True)  # what CRF holds
+    azure_settings.CRF_AZURE_QUEUE_URL = url
     queue.send_message(lead().decode())
 
     run = pull.pull(QUEUE)
@@ -328,7 +345,8 @@ def test_each_blob_is_one_lead_or_an_array_of_leads_and_is_taken_once(container,
     assert stored[second]["azure-blob"] == "batch.json"
     assert stored[second]["azure-blob-item"] == "2 of 2"
     assert (run.taken, run.pending, again.taken, again.duplicates) == (3, 0, 0, 0)
-    assert set(PulledBlob.objects.values_list("name", "leads")) == {("one.json", 1), ("batch.json", 2)}
+    ledger = set(PulledBlob.objects.values_list("name", "leads"))
+    assert ledger == {("one.json", 1), ("batch.json", 2)}
     assert len(list(container.list_blobs())) == 2  # CRF_AZURE_BLOB_DELETE is off
 
 
@@ -459,6 +477,14 @@ def test_the_command_fails_loudly_when_a_pull_fails_or_a_source_is_missing(
         call_command("pull_crf_leads", "--queue", stdout=StringIO())
     with pytest.raises(CommandError, match="CRF_AZURE_BLOB_URL is not set"):
         call_command("pull_crf_leads", "--blob", stdout=StringIO())
+
+
+def test_the_command_says_so_when_nothing_is_configured(azure_settings):
+    out = StringIO()
+
+    call_command("pull_crf_leads", stdout=out)
+
+    assert "Nothing to pull" in out.getvalue() and not PullRun.objects.exists()
 
 
 def test_the_scheduled_task_does_nothing_when_no_source_is_configured(

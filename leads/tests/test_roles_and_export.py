@@ -19,17 +19,6 @@ EXPORT = reverse("admin:leads_lead_export")
 
 
 @pytest.fixture
-def add_lead(sample_lead):
-    def add(**changes) -> str:
-        lead = {**sample_lead, "id": str(uuid.uuid4()), **changes}
-        services.receive_lead(json.dumps(lead).encode())
-        services.process_lead(uuid.UUID(lead["id"]))
-        return lead["id"]
-
-    return add
-
-
-@pytest.fixture
 def login(client, django_user_model):
     def as_role(role: str):
         user = django_user_model.objects.create_user(role.split()[-1], f"{role.split()[-1]}@lender.example", "x",

@@ -17,17 +17,6 @@ pytestmark = pytest.mark.django_db
 LEADS = reverse("admin:leads_lead_changelist")
 
 
-@pytest.fixture
-def add_lead(sample_lead):
-    def add(**changes) -> str:
-        lead = {**sample_lead, "id": str(uuid.uuid4()), **changes}
-        services.receive_lead(json.dumps(lead).encode())
-        services.process_lead(uuid.UUID(lead["id"]))
-        return lead["id"]
-
-    return add
-
-
 def listed(client, **params) -> set[str]:
     response = client.get(LEADS, params)
     assert response.status_code == 200

@@ -29,7 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args, queue: bool, blob: bool, loop: bool, **options):
         sources = self._sources(queue, blob)
         if not sources:
-            self.stdout.write("No Azure source configured (CRF_AZURE_QUEUE_URL, CRF_AZURE_BLOB_URL).")
+            self.stdout.write("Nothing to pull: CRF_AZURE_QUEUE_URL, CRF_AZURE_BLOB_URL unset.")
             return
         if not loop:
             if not self._pull(sources):
