@@ -1,30 +1,9 @@
-"""The two roles of the workspace, as groups.
-
-Loan officer: sees leads, partners, products and alerts; assigns, writes notes, exports. Never
-deletes, never sees raw deliveries or ownership demographics (the fair-lending firewall).
-Lending manager: all of that, plus demographics, raw deliveries and reprocessing, the export log,
-notification rules and the Azure pull runs.
-"""
+"""The two roles of the workspace (leads.roles), as groups."""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-LOAN_OFFICER = "Loan officer"
-LENDING_MANAGER = "Lending manager"
-
-OFFICER = [
-    ("leads", "view_lead"), ("leads", "assign_lead"), ("leads", "export_lead"),
-    ("leads", "view_partner"), ("leads", "view_product"), ("leads", "view_productset"),
-    ("leads", "view_statuschange"), ("leads", "view_leadnote"), ("leads", "add_leadnote"),
-    ("alerts", "view_alert"), ("alerts", "view_crsuser"),
-]
-MANAGER = OFFICER + [
-    ("leads", "view_demographics"), ("leads", "view_leaddelivery"), ("leads", "change_leaddelivery"),
-    ("leads", "view_exportlog"), ("leads", "view_pullrun"), ("leads", "view_pulledblob"),
-    ("alerts", "view_alertdelivery"), ("alerts", "change_crsuser"), ("alerts", "view_notification"),
-    ("alerts", "view_notificationrule"), ("alerts", "add_notificationrule"),
-    ("alerts", "change_notificationrule"),
-]
+from leads.roles import ROLES, ensure_roles
 
 
 def add_roles(apps, schema_editor):
@@ -33,18 +12,11 @@ def add_roles(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    group_model = apps.get_model("auth", "Group")
-    permission_model = apps.get_model("auth", "Permission")
-    for name, wanted in [(LOAN_OFFICER, OFFICER), (LENDING_MANAGER, MANAGER)]:
-        group, _ = group_model.objects.get_or_create(name=name)
-        for app_label, codename in wanted:
-            group.permissions.add(
-                permission_model.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+    ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_roles(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=[LOAN_OFFICER, LENDING_MANAGER]).delete()
+    apps.get_model("auth", "Group").objects.filter(name__in=list(ROLES)).delete()
 
 
 class Migration(migrations.Migration):

@@ -18,9 +18,10 @@ from alerts.models import CRSUser
 from leads import demo, services
 from leads.choices import DeliverySource
 from leads.models import Lead
+from leads.roles import LENDING_MANAGER, LOAN_OFFICER
 
 DEMO_PASSWORD = "leadcrm-demo"  # printed on the console: DEBUG only
-DEMO_LOGINS = [("officer", "Loan officer"), ("manager", "Lending manager"), ("admin", None)]
+DEMO_LOGINS = [("officer", LOAN_OFFICER), ("manager", LENDING_MANAGER), ("admin", None)]
 
 
 class Command(BaseCommand):
