@@ -165,6 +165,11 @@ class StatusHistoryInline(ViewOnly, admin.TabularInline):
     readonly_fields = fields  # an inline's formset is built from its fields even when view-only
     ordering = ["delivery_id"]  # receipt order: the order the history is built in
 
+    def get_fields(self, request, obj=None):
+        if request.user.has_perm("leads.view_leaddelivery"):
+            return self.fields
+        return [field for field in self.fields if field != "delivery_link"]  # a link they can't open
+
     @admin.display(description="Delivery")
     def delivery_link(self, change: StatusChange):
         return _delivery_link(change.delivery_id)  # the id alone: no query for the body

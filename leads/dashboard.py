@@ -332,7 +332,8 @@ class Chart:
 
 
 # Horizontal bars: labels on the left, values written after each bar.
-LABEL_WIDTH, VALUE_WIDTH, BAR_HEIGHT, BAR_GAP, ROW_GAP, AXIS_HEIGHT = 200, 80, 16, 2, 10, 40
+# 240 holds a 30-character label (see short()) at the charts' font size.
+LABEL_WIDTH, VALUE_WIDTH, BAR_HEIGHT, BAR_GAP, ROW_GAP, AXIS_HEIGHT = 240, 80, 16, 2, 10, 40
 
 
 def horizontal_bars(

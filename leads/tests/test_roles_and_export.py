@@ -96,7 +96,9 @@ def test_loan_officers_cannot_delete_see_deliveries_or_the_export_log(client, lo
     delivery = LeadDelivery.objects.get()
     assert client.get(reverse("admin:leads_leaddelivery_change", args=[delivery.pk])).status_code == 403
     assert client.get(reverse("admin:leads_exportlog_changelist")).status_code == 403
-    assert "Every delivery of this lead" not in client.get(reverse("admin:leads_lead_change", args=[lead_id])).text
+    page = client.get(reverse("admin:leads_lead_change", args=[lead_id])).text
+    assert "Every delivery of this lead" not in page
+    assert reverse("admin:leads_leaddelivery_change", args=[delivery.pk]) not in page  # nor in the history
     assert client.get(reverse("admin:alerts_alert_changelist")).status_code == 200
     assert client.get(reverse("admin:alerts_alertdelivery_changelist")).status_code == 403
 
