@@ -96,6 +96,19 @@ def add_lead(sample_lead):
 
 
 @pytest.fixture
+def linked_person(add_lead, django_user_model):
+    """A CRS user linked to a lead that is assigned to a loan officer; both have email addresses."""
+    from alerts.models import CRSUser
+    from leads import services
+    from leads.models import Lead
+
+    lead = Lead.objects.get(pk=add_lead())
+    officer = django_user_model.objects.create_user("officer", "officer@lender.example", "x")
+    services.assign(Lead.objects.filter(pk=lead.pk), officer)
+    return CRSUser.objects.create(id=uuid.uuid4(), lead=lead, name="Bob Lastnameson", email="bob@somecompany.com")
+
+
+@pytest.fixture
 def post_lead(client, crf_secret):
     """POST a lead (a dict, or bytes as they are) to the CRF webhook with the secret."""
 

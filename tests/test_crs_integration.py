@@ -4,7 +4,6 @@ import json
 import uuid
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -41,22 +40,14 @@ def test_a_batch_of_ten_thousand_is_stored_in_a_bounded_number_of_statements(pos
 
 @pytest.mark.django_db(transaction=True)
 def test_notifications_go_out_through_a_real_worker(
-    client, celery_worker, worker_mail_dir, crs_credentials, sample_lead
+    client, celery_worker, worker_mail_dir, crs_credentials, linked_person
 ):
-    from leads import services as lead_services
-
     # Earlier transactional tests truncate the tables, the data migration's rules included.
     NotificationRule.objects.update_or_create(
         alert_type="ACCALERT", defaults={"notify_crs_user": True, "notify_assigned_officer": True}
     )
 
-    lead_id = lead_services.receive_lead(json.dumps(sample_lead).encode()).delivery.lead_id
-    lead_services.process_lead(lead_id)
-    officer = get_user_model().objects.create_user("officer", "officer@lender.example", "x")
-    lead = officer.assigned_leads.model.objects.get(pk=lead_id)
-    lead.assigned_officer = officer
-    lead.save()
-    person = CRSUser.objects.create(id=uuid.uuid4(), lead=lead, email="bob@somecompany.com")
+    person = linked_person
     batch = [{**item, "user_id": str(person.id)} for item in nightly_batch(20, users=1)]
     batch.append({"id": str(uuid.uuid4()), "type": "TEST", "user_id": str(person.id)})
 

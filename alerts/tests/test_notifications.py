@@ -6,28 +6,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.utils import timezone
 
 from alerts import services, tasks
-from alerts.models import Alert, CRSUser, Notification, NotificationRule
+from alerts.models import Alert, Notification, NotificationRule
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def linked_person(sample_lead):
-    """A CRS user linked to a lead whose assigned officer has an email address."""
-    from leads import services as lead_services
-
-    lead_id = lead_services.receive_lead(json.dumps(sample_lead).encode()).delivery.lead_id
-    lead_services.process_lead(lead_id)
-    officer = get_user_model().objects.create_user("officer", "officer@lender.example", "x")
-    lead = officer.assigned_leads.model.objects.get(pk=lead_id)
-    lead.assigned_officer = officer
-    lead.save()
-    return CRSUser.objects.create(id=uuid.uuid4(), lead=lead, name="Bob Lastnameson", email="bob@somecompany.com")
 
 
 def alert_item(person, alert_type="ACCALERT", **fields) -> dict:
