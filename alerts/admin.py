@@ -6,25 +6,17 @@ from django.contrib import admin
 from django.db.models import Q
 from django.utils.html import format_html
 
-from leadcrm.admin import EstimatedCountPaginator, ViewOnly, uuid_or_none
+from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uuid_or_none
 
 from .models import Alert, AlertDelivery, AlertType, CRSUser, Notification, NotificationRule
 
 
 
-class HasErrorFilter(admin.SimpleListFilter):
+class HasErrorFilter(PresenceFilter):
     title = "error"
     parameter_name = "has_error"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Has an error code"), ("no", "No error")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.exclude(error_code="")
-        if self.value() == "no":
-            return queryset.filter(error_code="")
-        return queryset
+    present = ~Q(error_code="")
+    labels = ("Has an error code", "No error")
 
 
 class TypeFilter(admin.SimpleListFilter):

@@ -1,6 +1,7 @@
 """CRS alert intake, notifications and the silence watch: the domain work behind the webhook,
 the tasks, the admin and the commands."""
 
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -114,7 +115,6 @@ def _notify_one(alert: Alert, rules: list[NotificationRule], connection) -> int:
                 note = _notification(alert, rule, recipient)
                 if note.status != Notification.Status.SENT and note.attempts < MAX_SEND_ATTEMPTS:
                     sent += _send(note, connection)
-                    note.refresh_from_db(fields=["status", "attempts"])
                 done &= note.status == Notification.Status.SENT or note.attempts >= MAX_SEND_ATTEMPTS
     if done:
         Alert.objects.filter(pk=alert.pk, processed_at=None).update(processed_at=timezone.now())
@@ -139,15 +139,22 @@ def _notification(alert: Alert, rule: NotificationRule, recipient: str) -> Notif
          "type_label": alert.get_type_display() or alert.type},
         autoescape=False,  # plain-text email
     )
-    subject = Template(rule.subject_template).render(context).strip().replace("\n", " ")[:255]
+    subject = _template(rule.subject_template).render(context).strip().replace("\n", " ")[:255]
     note, _ = Notification.objects.get_or_create(
         alert=alert, recipient=recipient,
-        defaults={"rule": rule, "subject": subject, "body": Template(rule.body_template).render(context)},
+        defaults={"rule": rule, "subject": subject, "body": _template(rule.body_template).render(context)},
     )
     return note
 
 
+@functools.lru_cache(maxsize=128)
+def _template(text: str) -> Template:
+    """Compiled once per text, not once per alert: a nightly batch uses a handful of rules."""
+    return Template(text)
+
+
 def _send(note: Notification, connection) -> int:
+    """Send one email; the outcome is written to the row and kept on `note` for the caller."""
     try:
         mail.EmailMessage(note.subject, note.body, to=[note.recipient], connection=connection).send()
     except Exception as exc:  # SMTP and socket errors alike: recorded, retried by the sweep
@@ -156,10 +163,12 @@ def _send(note: Notification, connection) -> int:
             status=Notification.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000],
             attempts=F("attempts") + 1,
         )
+        note.status, note.attempts = Notification.Status.FAILED, note.attempts + 1
         return 0
     Notification.objects.filter(pk=note.pk).update(
         status=Notification.Status.SENT, error="", sent_at=timezone.now(), attempts=F("attempts") + 1
     )
+    note.status, note.attempts = Notification.Status.SENT, note.attempts + 1
     return 1
 
 

@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
@@ -59,3 +60,20 @@ def uuid_or_none(text: str) -> uuid.UUID | None:
         return uuid.UUID(text.strip())
     except ValueError:
         return None
+
+
+class PresenceFilter(admin.SimpleListFilter):
+    """A yes/no filter on whether rows have something (`present`, a Q); subclasses name it."""
+
+    present = None
+    labels = ("Yes", "No")
+
+    def lookups(self, request, model_admin):
+        return [("yes", self.labels[0]), ("no", self.labels[1])]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(self.present)
+        if self.value() == "no":
+            return queryset.exclude(self.present)
+        return queryset

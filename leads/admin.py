@@ -22,7 +22,7 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import ngettext
 
 from alerts.models import Alert
-from leadcrm.admin import EstimatedCountPaginator, ViewOnly, uuid_or_none
+from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uuid_or_none
 
 from . import crf, export, pull, services
 from .choices import FRAUD_BANDS, STATUS_COLOURS, WITHHELD_FROM, DeliveryOutcome
@@ -127,19 +127,11 @@ class FraudBandFilter(admin.SimpleListFilter):
         return "high" if score < WITHHELD_FROM else "withheld"
 
 
-class DataProblemsFilter(admin.SimpleListFilter):
+class DataProblemsFilter(PresenceFilter):
     title = "data problems"
     parameter_name = "problems"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Has data problems"), ("no", "No problems")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.exclude(data_problems=[])
-        if self.value() == "no":
-            return queryset.filter(data_problems=[])
-        return queryset
+    present = ~Q(data_problems=[])
+    labels = ("Has data problems", "No problems")
 
 
 FRAUD_COLOURS = {key: colour for key, _, _, colour in FRAUD_BANDS}
