@@ -5,6 +5,7 @@ leniently: a value of the wrong type is stored empty and reported as a problem, 
 value is stored as sent and reported, and keys the schema does not name are kept in `extra`.
 """
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -184,24 +185,24 @@ class _Reader:
         self.extra: dict[str, Any] = {}
 
     def read(self, data: dict, prefix: str, spec, model) -> dict[str, Any]:
-        self._keep_unknown(data, prefix, {path.split(".")[0] for path, _ in spec})
+        plan = _plan(model, tuple(spec))
+        self._keep_unknown(data, prefix, plan.heads)
         containers: dict[str, dict] = {}
         values = {}
-        for path, name in spec:
-            head, _, child = path.partition(".")
-            if child and head not in containers:
-                containers[head] = self._container(data, head, prefix, spec)
-            raw = containers[head].get(child) if child else data.get(head)
-            values[name] = self._coerce(model._meta.get_field(name), prefix + path, raw)
+        for step in plan.steps:
+            if step.child and step.head not in containers:
+                containers[step.head] = self._container(data, step.head, prefix, plan.children)
+            raw = containers[step.head].get(step.child) if step.child else data.get(step.head)
+            values[step.name] = self._coerce(step, prefix + step.path, raw)
         return values
 
     def read_related(self, data: dict, name: str, spec, model) -> Related | None:
-        obj = self._container(data, name, "", spec=[])
+        obj = self._container(data, name, "", children={})
         values = self.read(obj, name + ".", spec, model) if obj else {}
         key = _related_key(values)
         return Related(key, values) if key else None
 
-    def _container(self, data: dict, head: str, prefix: str, spec) -> dict:
+    def _container(self, data: dict, head: str, prefix: str, children: dict) -> dict:
         """A nested object; missing or null is empty, anything else is reported once."""
         node = data.get(head)
         if node is None:
@@ -209,27 +210,25 @@ class _Reader:
         if not isinstance(node, dict):
             self._problem(prefix + head, "wrong_type", f"expected an object, got {_show(node)}")
             return {}
-        children = {p.split(".", 1)[1] for p, _ in spec if p.startswith(head + ".")}
-        if children:
-            self._keep_unknown(node, f"{prefix}{head}.", children)
+        if head in children:
+            self._keep_unknown(node, f"{prefix}{head}.", children[head])
         return node
 
-    def _keep_unknown(self, data: dict, prefix: str, known: set[str]) -> None:
+    def _keep_unknown(self, data: dict, prefix: str, known: frozenset[str]) -> None:
         for key, value in data.items():
             if key not in known and not (prefix == "" and key in RELATED):
                 self.extra[prefix + key] = json_safe(value)
 
-    def _coerce(self, model_field, name: str, value: Any) -> Any:
-        empty = None if model_field.null else ([] if _is_list(model_field) else "")
+    def _coerce(self, step: "_Step", name: str, value: Any) -> Any:
         if value is None:
-            return empty
+            return step.empty_value()
         try:
-            result = _COERCERS[model_field.get_internal_type()](model_field, value)
+            result = step.coerce(step.field, value)
         except _Problem as exc:
             self._problem(name, exc.code, str(exc))
-            return empty
-        for item in result if _is_list(model_field) else [result]:
-            if item and item not in _known_values(model_field):
+            return step.empty_value()
+        for item in result if step.is_list else [result]:
+            if item and item not in step.known:
                 self._problem(name, "unknown_value", f"{_show(item)} is not a known value; kept as sent")
         return result
 
@@ -237,12 +236,59 @@ class _Reader:
         self.problems.append({"field": name, "code": code, "detail": detail})
 
 
-def _known_values(model_field) -> set | tuple:
-    """The lookup values of an enum field (a list field's items); () accepts anything."""
+@dataclass(frozen=True)
+class _Step:
+    """How to read one field of a spec; worked out once per spec (see `_plan`)."""
+
+    path: str
+    head: str
+    child: str
+    name: str
+    field: models.Field
+    coerce: Any
+    is_list: bool
+    empty: Any  # stored for a missing or unreadable value
+    known: Any  # a frozenset of lookup values, or _ANY
+
+    def empty_value(self) -> Any:
+        return [] if self.empty == [] else self.empty  # a list of its own for each lead
+
+
+@dataclass(frozen=True)
+class _Plan:
+    steps: tuple[_Step, ...]
+    heads: frozenset[str]  # top-level keys the spec names
+    children: dict[str, frozenset[str]]  # nested object → the keys the spec names in it
+
+
+@functools.cache
+def _plan(model, spec: tuple) -> _Plan:
+    steps = []
+    for path, name in spec:
+        head, _, child = path.partition(".")
+        model_field = model._meta.get_field(name)
+        is_list = isinstance(model_field, models.JSONField)
+        empty = None if model_field.null else ([] if is_list else "")
+        steps.append(_Step(
+            path, head, child, name, model_field, _COERCERS[model_field.get_internal_type()],
+            is_list, empty, _known_values(model_field),
+        ))
+    children: dict[str, set[str]] = {}
+    for step in steps:
+        if step.child:
+            children.setdefault(step.head, set()).add(step.child)
+    return _Plan(
+        tuple(steps), frozenset(s.head for s in steps),
+        {head: frozenset(keys) for head, keys in children.items()},
+    )
+
+
+def _known_values(model_field):
+    """The lookup values of an enum field (a list field's items); _ANY accepts anything."""
     lookup = LIST_CHOICES.get(model_field.name)
     if lookup:
-        return set(lookup.values)
-    return {value for value, _ in model_field.flatchoices} if model_field.choices else _ANY
+        return frozenset(lookup.values)
+    return frozenset(value for value, _ in model_field.flatchoices) if model_field.choices else _ANY
 
 
 class _Any:
@@ -258,10 +304,6 @@ def _related_key(values: dict) -> str:
         if values.get(part):
             return f"{part.removeprefix('crf_')}:{values[part]}"
     return ""
-
-
-def _is_list(model_field) -> bool:
-    return isinstance(model_field, models.JSONField)
 
 
 class _Problem(Exception):
