@@ -6,8 +6,10 @@ a row lock, newest state last, whatever order the workers run in.
 """
 
 import hashlib
+import itertools
 import logging
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from leadcrm import bulk
 from leadcrm.enqueue import enqueue_on_commit
 
 from . import crf, tasks
@@ -203,6 +206,88 @@ def _record_failure(lead_id: uuid.UUID, exc: Exception) -> None:
         LeadDelivery.objects.filter(pk=delivery.pk).update(
             outcome=DeliveryOutcome.FAILED, error=error, attempts=attempts, next_attempt_at=retry_at
         )
+
+
+def import_leads(
+    deliveries: Iterable[tuple[bytes, datetime]], *, source: str, headers: dict | None = None,
+    batch_size: int = 10_000,
+) -> Iterator[int]:
+    """Store and apply many deliveries, given in receipt order, a batch per transaction.
+
+    The rows are those `receive_lead` then `process_lead` would leave for the same deliveries one
+    at a time (deliveries, applied state, status history), in a few statements per batch instead
+    of a dozen per delivery: for generated data and backfills of a million leads. Nothing is
+    queued, so no worker may be processing the same leads meanwhile. Yields each batch's size.
+    """
+    remaining = iter(deliveries)
+    while batch := tuple(itertools.islice(remaining, batch_size)):
+        _import_batch(batch, source, headers or {})
+        yield len(batch)
+
+
+def _import_batch(batch: tuple[tuple[bytes, datetime], ...], source: str, headers: dict) -> None:
+    now = timezone.now()
+    received: dict[tuple, tuple[dict, crf.ParsedLead | None, str]] = {}
+    for body, received_at in batch:
+        raw = _raw(body, headers, received_at)
+        try:
+            parsed, error = crf.parse(body), ""
+        except crf.InvalidLead as exc:
+            parsed, error = None, exc.detail
+        key = (parsed.id, raw["body_sha256"]) if parsed else (None, len(received))
+        received.setdefault(key, (raw, parsed, error))  # the same bytes twice: stored once
+    stored = LeadDelivery.objects.filter(
+        lead_id__in={lead_id for lead_id, _ in received if lead_id},
+        body_sha256__in={sha for lead_id, sha in received if lead_id},
+    ).values_list("lead_id", "body_sha256")
+    for key in stored:
+        received.pop(key, None)
+    with transaction.atomic():
+        deliveries = [
+            LeadDelivery(**raw, source=source, lead_id=parsed.id, status=parsed.status,
+                         warnings=parsed.problems, outcome=DeliveryOutcome.PROCESSED,
+                         processed_at=now, attempts=1)
+            if parsed else
+            LeadDelivery(**raw, source=source, outcome=DeliveryOutcome.REJECTED, error=error)
+            for raw, parsed, error in received.values()
+        ]
+        bulk.insert(LeadDelivery, deliveries)
+        applied = [(d, parsed) for d, (_, parsed, _) in zip(deliveries, received.values()) if parsed]
+        _import_leads(applied)
+
+
+def _import_leads(applied: list[tuple[LeadDelivery, crf.ParsedLead]]) -> None:
+    """The newest state of each lead, and its status changes, for deliveries just stored."""
+    newest = {parsed.id: (delivery, parsed) for delivery, parsed in applied}
+    related: dict[tuple[str, str], object] = {}
+    for delivery, parsed in newest.values():  # a handful of partners and products per batch
+        for fk, ref in sorted(parsed.related.items(), key=lambda item: item[0]):
+            if ref and (fk, ref.key) not in related:
+                model = Lead._meta.get_field(fk).related_model
+                related[fk, ref.key] = _upsert_related(model, ref, delivery.id)
+    leads = []
+    for delivery, parsed in newest.values():
+        lead = Lead(**parsed.values, extra=parsed.extra, data_problems=parsed.problems,
+                    applied_delivery=delivery)
+        for fk, ref in parsed.related.items():
+            setattr(lead, fk, related[fk, ref.key] if ref else None)
+        leads.append(lead)
+    previous = dict(Lead.objects.filter(id__in=newest).values_list("id", "status"))
+    crf_fields = [name for _, name in crf.LEAD_FIELDS if name != "id"]
+    bulk.insert(Lead, [lead for lead in leads if lead.id not in previous])
+    Lead.objects.bulk_create(
+        [lead for lead in leads if lead.id in previous], update_conflicts=True,
+        unique_fields=["id"], update_fields=[*crf_fields, *crf.RELATED_FOREIGN_KEYS, *CRF_BOOKKEEPING],
+    )
+    changes = []
+    for delivery, parsed in applied:
+        if parsed.status != previous.get(parsed.id, ""):
+            changes.append(StatusChange(
+                lead_id=parsed.id, delivery=delivery, from_status=previous.get(parsed.id, ""),
+                to_status=parsed.status, changed_at=delivery.received_at,
+            ))
+        previous[parsed.id] = parsed.status
+    bulk.insert(StatusChange, changes)
 
 
 def leads_due_for_processing(grace: timedelta = SWEEP_GRACE, limit: int = 10_000) -> list[uuid.UUID]:

@@ -35,12 +35,11 @@ def printed_answer(output: str) -> dict:
 
 
 @pytest.fixture
-def seed(django_capture_on_commit_callbacks):
-    """Run seed_demo; processing runs as it would after each commit."""
+def seed():
+    """Run seed_demo with a fixed seed."""
 
     def seed(*args) -> str:
-        with django_capture_on_commit_callbacks(execute=True):
-            out, _ = run("seed_demo", "--seed", "7", *args)
+        out, _ = run("seed_demo", "--seed", "7", *args)
         return out
 
     return seed

@@ -1,4 +1,5 @@
-"""`seed_demo`: generated CRF leads sent through the real intake service (demos, `make run`)."""
+"""`seed_demo`: generated CRF leads, written in bulk as the intake would leave them (demos,
+`make run`, benchmarks at a million leads)."""
 
 import random
 import secrets
@@ -11,7 +12,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from leadcrm.celery import app as celery_app
 from alerts import demo as alert_demo
 from alerts import services as alert_services
 from alerts.models import CRSUser
@@ -26,8 +26,9 @@ DEMO_LOGINS = [("officer", LOAN_OFFICER), ("manager", LENDING_MANAGER), ("admin"
 
 class Command(BaseCommand):
     help = (
-        "Generate realistic CRF Connect leads (some with later lead updates) and send each "
-        "delivery through the intake service. With DEBUG on, also (re)creates the demo login."
+        "Generate realistic CRF Connect leads (some with later lead updates) and store their "
+        "deliveries, leads and status histories in bulk, as the intake would. With DEBUG on, "
+        "also (re)creates the demo logins."
     )
 
     def add_arguments(self, parser):
@@ -58,8 +59,6 @@ class Command(BaseCommand):
             f"Demo data: {leads} leads in {sent} deliveries ({sent - leads} lead updates) "
             f"in {time.monotonic() - started:.1f}s (seed {seed})."
         ))
-        if not celery_app.conf.task_always_eager:
-            self.stdout.write("Processing continues on the Celery workers.")
         if alerts:
             self._send_alerts(alerts, seed)
 
@@ -68,15 +67,18 @@ class Command(BaseCommand):
         headers = {"Content-Type": "application/json", "User-Agent": "LeadCRM seed_demo"}
         # The raw stream: Django's OutputWrapper would end each of tqdm's redraws with a newline.
         bar = tqdm(total=count, unit="lead", desc="Demo leads", file=self.stderr._out)
-        with bar:
+
+        def generated():
+            nonlocal sent
             for delivery in demo.deliveries(count, seed, timezone.now()):
-                services.receive_lead(
-                    delivery.body, headers=headers, source=DeliverySource.DEMO,
-                    received_at=delivery.when,  # when CRF would have sent it: history dates spread
-                )
                 sent += 1
-                if delivery.first:
-                    bar.update()
+                bar.update(delivery.first)
+                # When CRF would have sent it: history dates spread over the weeks.
+                yield delivery.body, delivery.when
+
+        with bar:
+            for _ in services.import_leads(generated(), source=DeliverySource.DEMO, headers=headers):
+                pass
         return sent
 
     def _send_alerts(self, count: int, seed: int) -> None:
