@@ -1,13 +1,23 @@
-"""Streaming CSV for the admin and the commands: one row at a time, memory flat at any size."""
+"""Streaming CSV for the admin and the commands, memory flat at any size.
 
+Cells follow one set of rules (`cell`). On PostgreSQL the same rules are written in SQL
+(`sql_cell`) and the database writes the CSV itself (`copied`): a million rows in seconds, where
+making eighty million cells in Python takes minutes.
+"""
+
+import codecs
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import models
+from django.db.models import F, Func, QuerySet
+
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+LINE_END = "\n"  # as PostgreSQL's COPY ends its lines
 
 
 def cell(value: Any) -> Any:
@@ -17,7 +27,9 @@ def cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
+    if isinstance(value, Decimal):
+        return format(value, "f")  # 0.0000000, not 0E-7
+    if isinstance(value, int | float):
         return value  # a negative number stays a number: -93.26, not '-93.26
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -34,8 +46,78 @@ class _Line:
         return line
 
 
-def stream(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield writer.writerow(header)
-    for row in rows:
+def header(names: list[str]) -> str:
+    return csv.writer(_Line(), lineterminator=LINE_END).writerow(names)
+
+
+def written(rows: Iterable[Iterable[Any]]) -> Generator[str, None, int]:
+    """Rows made into CSV lines in Python; returns how many."""
+    writer = csv.writer(_Line(), lineterminator=LINE_END)
+    count = 0
+    for count, row in enumerate(rows, start=1):
         yield writer.writerow([cell(value) for value in row])
+    return count
+
+
+# --- The same cells, made by PostgreSQL ------------------------------------------------------
+# Each template turns the column {0} into its cell text; NULL is an empty cell, as '' would be
+# written quoted by COPY.
+_TEXT = (
+    "NULLIF(CASE WHEN left({0}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
+    "THEN '''' || {0} ELSE {0} END, '')"
+)
+_SQL_CELLS = {
+    "bool": "CASE WHEN {0} THEN 'true' WHEN NOT {0} THEN 'false' END",
+    "number": "({0})::text",
+    "datetime": (
+        "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+        "mod(date_part('microseconds', {0})::bigint, 1000000) = 0 THEN '' "
+        "ELSE to_char({0} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+    ),
+    "list": _TEXT.format(
+        "(SELECT string_agg(item, '; ' ORDER BY n) FROM jsonb_array_elements_text("
+        "CASE WHEN jsonb_typeof({0}) = 'array' THEN {0} END) WITH ORDINALITY AS items(item, n))"
+    ),
+    "text": _TEXT.format("({0})::text"),
+}
+
+
+def _kind(field: models.Field) -> str:
+    if isinstance(field, models.BooleanField):
+        return "bool"
+    if isinstance(field, models.IntegerField | models.DecimalField | models.FloatField):
+        return "number"
+    if isinstance(field, models.DateTimeField):
+        return "datetime"
+    if isinstance(field, models.JSONField):
+        return "list"
+    return "text"
+
+
+class _Cell(Func):
+    output_field = models.TextField()
+
+    def __init__(self, lookup: str, field: models.Field):
+        super().__init__(F(lookup))
+        self.cell_template = _SQL_CELLS[_kind(field)]
+
+    def as_sql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        uses = self.cell_template.count("{0}")
+        return self.cell_template.replace("{0}", column), tuple(params) * uses
+
+
+def sql_cell(lookup: str, field: models.Field) -> Func:
+    """The cell `cell` makes of `field`'s value, as a PostgreSQL expression."""
+    return _Cell(lookup, field)
+
+
+def copied(cells: QuerySet, connection) -> Generator[str, None, int]:
+    """The CSV lines of a values_list of `sql_cell`s, written by PostgreSQL; returns the row count."""
+    sql, params = cells.query.sql_with_params()
+    decode = codecs.getincrementaldecoder("utf-8")().decode  # a block may end inside a character
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+            for block in copy:
+                yield decode(bytes(block))
+        return cursor.cursor.rowcount

@@ -35,12 +35,13 @@ class Command(BaseCommand):
         target = sys.stdout if output == "-" else _open(output)
         try:
             with bar:
-                csv_lines = export.audited_command_lines(
+                csv_text = export.audited_command_lines(
                     leads, filters=_printable(filters), with_demographics=with_demographics
                 )
-                for number, line in enumerate(csv_lines):
-                    target.write(line)
-                    bar.update(1 if number else 0)  # the first line is the header
+                for number, piece in enumerate(csv_text):
+                    target.write(piece)
+                    if number:  # the first piece is the header; a cell may hold a line break too
+                        bar.update(min(piece.count("\n"), bar.total - bar.n))
         finally:
             if target is not sys.stdout:
                 target.close()
