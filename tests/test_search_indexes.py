@@ -44,3 +44,30 @@ def test_the_admin_text_search_uses_the_trigram_indexes(admin_user):
 def test_each_list_filter_is_served_by_an_index(lookup):
     explained = plan(Lead.objects.filter(**lookup).order_by("-date_created")[:100])
     assert "Index" in explained and "Seq Scan" not in explained, explained
+
+
+def test_long_lists_show_an_estimated_count_and_short_ones_an_exact_one(client, admin_user, monkeypatch, sample_lead):
+    import json
+    import uuid
+
+    from django.utils import timezone
+
+    from leadcrm.admin import EstimatedCountPaginator
+    from leads import services
+
+    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_ABOVE", 5)
+    leads = [{**sample_lead, "id": str(uuid.uuid4()), "status": "Funded" if n < 2 else "Matched"} for n in range(9)]
+    list(services.import_leads([(json.dumps(lead).encode(), timezone.now()) for lead in leads], source="demo"))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leads_lead")
+    client.force_login(admin_user)
+    queries = []
+
+    with connection.execute_wrapper(lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)):
+        everything = client.get("/admin/leads/lead/").text
+    funded = client.get("/admin/leads/lead/", {"status__exact": "Funded"}).text
+
+    assert "about 9 leads" in " ".join(everything.split())  # the planner's estimate after ANALYZE
+    assert "\n2 leads" in funded and "about" not in funded.split('class="paginator"')[1]
+    counts = [sql for sql in queries if "COUNT(" in sql.upper()]
+    assert counts and all("LIMIT 6" in sql for sql in counts), counts  # never a count of every row
