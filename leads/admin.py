@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -143,10 +143,18 @@ PERMISSION_FIELDS = {
 }
 
 
-def _badge(text: str, colour: str):
+def _clipped(value):
+    """A list cell of long text: the list's CSS shows at most two lines, the title all of it."""
+    text = str(value or "").strip()
+    if not text:
+        return EMPTY
+    return format_html('<span class="clipped" title="{}">{}</span>', text, text)
+
+
+def _badge(text: str, colour: str, *, wrap: bool = False):
     return format_html(
-        '<span style="color:#fff;background:{};padding:1px 6px;border-radius:8px;white-space:nowrap">{}</span>',
-        colour, text,
+        '<span style="color:#fff;background:{};padding:1px 6px;border-radius:8px{}">{}</span>',
+        colour, "" if wrap else ";white-space:nowrap", text,
     )
 
 
@@ -169,9 +177,11 @@ class StatusHistoryInline(ViewOnly, admin.TabularInline):
 
 @admin.register(Lead)
 class LeadAdmin(ViewOnly, admin.ModelAdmin):
+    # Long texts come as `_clipped` cells: leads/static/leads/lead_list.css fits the columns
+    # beside both sidebars on a 1400-px screen.
     list_display = [
-        "business", "contact", "requested", "status_badge", "fraud", "matched_product",
-        "service_partner", "assigned_officer", "date_created",
+        "business", "contact", "requested", "status_badge", "fraud", "product", "partner",
+        "officer", "created",
     ]
     list_filter = [
         "status", "state", FraudBandFilter, "matched_product", "product_set", "lead_source",
@@ -312,12 +322,36 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         return _badge(label, STATUS_COLOURS.get(lead.status, "#6b7280"))
 
     @admin.display(description="Business", ordering="name_of_business")
-    def business(self, lead: Lead) -> str:
-        return lead.name_of_business or "(no business name)"  # the column links to the lead
+    def business(self, lead: Lead):
+        # The column links to the lead.
+        return _clipped(lead.name_of_business or "(no business name)")
 
     @admin.display(description="Contact", ordering="last_name")
-    def contact(self, lead: Lead) -> str:
-        return f"{lead.first_name} {lead.last_name}".strip()
+    def contact(self, lead: Lead):
+        return _clipped(f"{lead.first_name} {lead.last_name}".strip())
+
+    @admin.display(description="Matched product", ordering="matched_product")
+    def product(self, lead: Lead):
+        return _clipped(lead.matched_product)
+
+    @admin.display(description="Service partner", ordering="service_partner")
+    def partner(self, lead: Lead):
+        return _clipped(lead.service_partner)
+
+    @admin.display(description="Assigned officer", ordering="assigned_officer")
+    def officer(self, lead: Lead):
+        return _clipped(lead.assigned_officer)
+
+    @admin.display(description="Date created", ordering="date_created")
+    def created(self, lead: Lead):
+        if lead.date_created is None:
+            return EMPTY
+        when = timezone.template_localtime(lead.date_created)
+        # The date and the time each stay whole; the cell breaks between them when narrow.
+        return format_html(
+            '<time datetime="{}"><span>{}</span> <span>{}</span></time>', when.isoformat(),
+            formats.date_format(when, "DATE_FORMAT"), formats.time_format(when, "TIME_FORMAT"),
+        )
 
     @admin.display(description="Requested", ordering="requested_amount")
     def requested(self, lead: Lead) -> str:
@@ -329,7 +363,8 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
             return EMPTY
         withheld = " (withheld)" if lead.fraud_score >= WITHHELD_FROM else ""
         band = FraudBandFilter.band_of(lead.fraud_score)
-        return _badge(f"{lead.fraud_score.normalize():f}{withheld}", FRAUD_COLOURS[band])
+        # "0.93 (withheld)" may take two lines in the list (leads/static/leads/lead_list.css).
+        return _badge(f"{lead.fraud_score.normalize():f}{withheld}", FRAUD_COLOURS[band], wrap=True)
 
     @admin.display(description="Deliveries")
     def delivery_log(self, lead: Lead):

@@ -121,3 +121,54 @@ def test_a_manager_sees_the_dashboard_with_its_charts_drawn(logged_in, live_serv
         assert box and box["width"] > 300 and box["height"] > 50  # drawn, not empty
     assert page.locator("svg rect").count() > 10
     page.screenshot(path=SHOTS / "manager-dashboard.png", full_page=True)
+
+
+def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
+    logged_in, live_server, add_lead, sample_lead, django_user_model
+):
+    product = "Small Business Working Capital Line of Credit (Minneapolis Metro Team)"
+    partner = "Northside Economic Opportunity Network Technical Assistance Partners"
+    long_product = {**sample_lead["matchedProduct"], "id": str(uuid.uuid4()), "name": product}
+    long_partner = {**sample_lead["servicePartner"], "id": str(uuid.uuid4()), "name": partner}
+    business = "Twin Cities Artisanal Sourdough Bakery and Community Coffee Roasters LLC"
+    lead_ids = [
+        add_lead(nameOfBusiness=business, firstName="Maximiliana", lastName="Vandenberghe-Oyelaran",
+                 requestedAmount=1250000.0, fraudScore=0.93, matchedProduct=long_product,
+                 servicePartner=long_partner),
+        add_lead(nameOfBusiness="Great Lakes Precision Machining, Fabrication & Supply Co-op",
+                 requestedAmount=75000.0, fraudScore=0.3, status="Reviewed",
+                 matchedProduct=long_product),
+        add_lead(status="Disqualified"),
+    ]
+    officer = django_user_model.objects.create_user("christopherson", "chris@lender.example", "x")
+    services.assign(Lead.objects.filter(pk__in=lead_ids[:2]), officer)
+    page = logged_in(LOAN_OFFICER)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'true')")
+
+    page.goto(f"{live_server.url}/admin/leads/lead/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(3)
+    expect(page.locator("#nav-sidebar")).to_be_visible()
+    expect(page.locator("#changelist-filter")).to_be_visible()
+    page.screenshot(path=SHOTS / "officer-lead-list-1400.png")
+
+    # 1385: the window with a classic 15-px vertical scrollbar, which headless Chromium hides.
+    for width in [1400, 1385]:
+        page.set_viewport_size({"width": width, "height": 900})
+        sizes = page.evaluate("""() => {
+            const results = document.querySelector('#changelist-form .results');
+            return {page: document.documentElement.scrollWidth, window: window.innerWidth,
+                    table: results.scrollWidth, box: results.clientWidth};
+        }""")
+        assert sizes["page"] <= sizes["window"] == width, sizes
+        assert sizes["table"] <= sizes["box"], sizes  # Django's `.results` scrolls by itself
+        last_header = page.locator("#result_list thead th").last
+        expect(last_header).to_contain_text("created", ignore_case=True)
+        header = last_header.bounding_box()
+        results = page.locator("#changelist-form .results").bounding_box()
+        assert header["x"] + header["width"] <= min(results["x"] + results["width"], width)
+
+    # Long texts are cut on screen, never lost: the title holds them.
+    expect(page.get_by_title(business)).to_have_count(1)
+    expect(page.get_by_title(product)).to_have_count(2)
+    expect(page.get_by_title(partner)).to_have_count(1)
