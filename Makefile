@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEMO_LEADS ?= 300
 DEMO_ALERTS ?= 200
 
-.PHONY: run test install clean bench-intake azurite
+.PHONY: run test install clean bench-intake bench-workspace azurite
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -55,3 +55,6 @@ clean:
 # Benchmarks (PostgreSQL + Redis on 127.0.0.1): see docs/benchmarks.md
 bench-intake: install
 	$(PY) bench/intake.py
+
+bench-workspace: install
+	$(PY) bench/workspace.py
