@@ -187,7 +187,7 @@ def page_cases(Lead) -> list[tuple[str, str]]:
         ("filter: product set", {"product_set__id__exact": product_set}),
         ("filter: lead source", {"lead_source__id__exact": source}),
         ("filter: service partner", {"service_partner__id__exact": partner}),
-        ("filter: business state", {"address_state__exact": "Minnesota"}),
+        ("filter: business state", {"address_state": "Minnesota"}),
         ("filter: industry", {"industry__exact": lead.industry}),
         ("filter: FICO band", {"fico_score__exact": lead.fico_score}),
         ("filter: use of proceeds", {"use_of_proceeds__exact": lead.use_of_proceeds}),

@@ -71,3 +71,13 @@ def test_long_lists_show_an_estimated_count_and_short_ones_an_exact_one(client, 
     assert "\n2 leads" in funded and "about" not in funded.split('class="paginator"')[1]
     counts = [sql for sql in queries if "COUNT(" in sql.upper()]
     assert counts and all("LIMIT 6" in sql for sql in counts), counts  # never a count of every row
+
+
+def test_the_business_state_choices_skip_through_their_index(add_lead):
+    from leads.admin import BusinessStateFilter
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + BusinessStateFilter.STATES_SQL)
+        explained = "\n".join(row[0] for row in cursor.fetchall())
+    assert "lead_addr_state_created_idx" in explained and "Seq Scan" not in explained, explained

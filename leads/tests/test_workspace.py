@@ -105,3 +105,12 @@ def test_whoever_may_see_demographics_sees_them_on_the_lead_page(admin_client, a
     lead_id = add_lead(ownershipDemographicTypes=["Veteran", "Women"])
     page = admin_client.get(reverse("admin:leads_lead_change", args=[lead_id])).text
     assert "Veteran, Women" in page
+
+
+def test_the_business_state_filter_offers_the_states_there_are_leads_in(admin_client, add_lead):
+    add_lead(businessAddress={"state": "Iowa"})
+    add_lead(businessAddress={"state": "Alaska"})
+    add_lead(businessAddress={"state": ""})
+
+    spec = next(f for f in admin_client.get(LEADS).context["cl"].filter_specs if f.title == "business state")
+    assert [value for value, _ in spec.lookup_choices] == ["Alaska", "Iowa"]
