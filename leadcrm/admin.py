@@ -14,7 +14,7 @@ class EstimatedCountPaginator(Paginator):
     PostgreSQL's estimate (the planner's, from the table's statistics) and says "about". An exact
     count(*) would read every matching row, a million for the whole table, on every page view."""
 
-    ESTIMATE_ABOVE = 10_000
+    ESTIMATE_ABOVE = 1_000
     estimated = False
 
     @cached_property

@@ -69,14 +69,13 @@ _TEXT = (
 _SQL_CELLS = {
     "bool": "CASE WHEN {0} THEN 'true' WHEN NOT {0} THEN 'false' END",
     "number": "({0})::text",
-    "datetime": (
-        "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
-        "mod(date_part('microseconds', {0})::bigint, 1000000) = 0 THEN '' "
-        "ELSE to_char({0} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+    "uuid": "({0})::text",  # hex digits and dashes: never a formula
+    "datetime": (  # Python's isoformat: microseconds only when there are some
+        "replace(to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || '+00:00'"
     ),
     "list": _TEXT.format(
-        "(SELECT string_agg(item, '; ' ORDER BY n) FROM jsonb_array_elements_text("
-        "CASE WHEN jsonb_typeof({0}) = 'array' THEN {0} END) WITH ORDINALITY AS items(item, n))"
+        "CASE WHEN jsonb_typeof({0}) = 'array' AND {0} <> '[]' THEN (SELECT string_agg(item, '; ' ORDER BY n) "
+        "FROM jsonb_array_elements_text({0}) WITH ORDINALITY AS items(item, n)) END"
     ),
     "text": _TEXT.format("({0})::text"),
 }
@@ -91,6 +90,8 @@ def _kind(field: models.Field) -> str:
         return "datetime"
     if isinstance(field, models.JSONField):
         return "list"
+    if isinstance(field, models.UUIDField):
+        return "uuid"
     return "text"
 
 

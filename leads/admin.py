@@ -330,8 +330,9 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         found = uuid_or_none(term)
         if found:
             return queryset.filter(Q(pk=found) | Q(submission_id=found)), False
-        if term and queryset.filter(duplicate_id=term).exists():
-            return queryset.filter(duplicate_id=term), False
+        exact = queryset.filter(Q(duplicate_id=term) | Q(email__iexact=term) | Q(phone=term))
+        if term and exact.exists():  # a whole id, address or number: its own index, not trigrams
+            return exact, False
         return super().get_search_results(request, queryset, search_term)
 
     def get_fieldsets(self, request, obj=None):

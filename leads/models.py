@@ -7,6 +7,7 @@ change only through `leads.services`.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -201,6 +202,10 @@ class Lead(models.Model):
             # "Possible duplicates": other leads with the same duplicateId; exact-id search.
             models.Index(fields=["duplicate_id"], name="lead_duplicate_idx"),
             models.Index(fields=["submission_id"], name="lead_submission_idx"),
+            # A pasted email address or phone number finds its lead at once; parts of them go to
+            # the trigram indexes (migration 0006), slow for a whole address among a million.
+            models.Index(Upper("email"), name="lead_email_exact_idx"),
+            models.Index(fields=["phone"], name="lead_phone_idx"),
             # Every other list filter, newest first within the value.
             *[
                 models.Index(fields=[field, "-date_created"], name=f"lead_{short}_created_idx")

@@ -39,7 +39,8 @@ def test_the_admin_text_search_uses_the_trigram_indexes(admin_user):
      {"fico_score": "Below580"}, {"use_of_proceeds": "Other"}, {"years_in_business": "Startup"},
      {"cra_eligible_tract": True}, {"is_cdfi_investment_area": True}, {"matched_product_id": 1},
      {"product_set_id": 1}, {"lead_source_id": 1}, {"service_partner_id": 1}, {"duplicate_id": "x"},
-     {"fraud_score__gte": 0.85}, {"date_created__gte": "2026-01-01"}],
+     {"fraud_score__gte": 0.85}, {"date_created__gte": "2026-01-01"},
+     {"email__iexact": "ann@bakery.example"}, {"phone": "612-555-0199"}],
 )
 def test_each_list_filter_is_served_by_an_index(lookup):
     explained = plan(Lead.objects.filter(**lookup).order_by("-date_created")[:100])

@@ -71,6 +71,13 @@ def test_search_by_an_exact_crf_id(admin_client, add_lead, field):
     assert listed(admin_client, q=str(term)) == {wanted}
 
 
+def test_a_whole_email_address_or_phone_number_finds_its_lead_exactly(admin_client, add_lead):
+    wanted = add_lead(email="Ann.Lee@Bakery.example", phone="612-555-0199")
+    add_lead(email="ann.lee@bakery.example.org", phone="1-612-555-0199")  # contains the same text
+    assert listed(admin_client, q="ann.lee@bakery.example") == {wanted}  # any case
+    assert listed(admin_client, q=" 612-555-0199 ") == {wanted}
+
+
 def test_search_by_phone_and_person(admin_client, add_lead):
     wanted = add_lead(phone="612-555-0199", firstName="Zelda")
     add_lead()
