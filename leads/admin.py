@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.text import Truncator, capfirst
+from django.utils.text import Truncator, capfirst, smart_split, unescape_string_literal
 from django.utils.translation import ngettext
 
 from alerts.models import Alert
@@ -28,8 +28,8 @@ from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uui
 from . import crf, export, pull, services
 from .choices import FRAUD_BANDS, STATUS_COLOURS, WITHHELD_FROM, DeliveryOutcome
 from .models import (
-    ExportLog, Lead, LeadDelivery, LeadNote, Partner, Product, ProductSet, PulledBlob, PullRun,
-    StatusChange,
+    LEAD_SEARCH_FIELDS, ExportLog, Lead, LeadDelivery, LeadNote, LeadSearchText, Partner, Product,
+    ProductSet, PulledBlob, PullRun, StatusChange,
 )
 
 EMPTY = "-"  # the admin's own empty-value display
@@ -217,7 +217,7 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         ("date_created", admin.DateFieldListFilter),
     ]
     list_select_related = ["matched_product", "service_partner", "assigned_officer"]
-    search_fields = ["name_of_business", "first_name", "last_name", "email", "phone"]
+    search_fields = LEAD_SEARCH_FIELDS  # shows the search box; get_search_results searches them
     search_help_text = (
         "Business, first or last name, email or phone; or an exact CRF lead, submission or duplicate id."
     )
@@ -333,7 +333,13 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         exact = queryset.filter(Q(duplicate_id=term) | Q(email__iexact=term) | Q(phone=term))
         if term and exact.exists():  # a whole id, address or number: its own index, not trigrams
             return exact, False
-        return super().get_search_results(request, queryset, search_term)
+        # Django's own search, each word on the one search text instead of five fields.
+        words = [
+            unescape_string_literal(bit) if bit.startswith(('"', "'")) and bit[0] == bit[-1] else bit
+            for bit in smart_split(term)
+        ]
+        searched = queryset.alias(search_text=LeadSearchText())
+        return searched.filter(*[Q(search_text__icontains=word) for word in words]), False
 
     def get_fieldsets(self, request, obj=None):
         # The fair-lending firewall keeps demographics away from who decides on credit; links

@@ -78,6 +78,14 @@ def test_a_whole_email_address_or_phone_number_finds_its_lead_exactly(admin_clie
     assert listed(admin_client, q=" 612-555-0199 ") == {wanted}
 
 
+def test_every_word_of_a_search_must_match_some_field(admin_client, add_lead):
+    wanted = add_lead(firstName="Zelda", nameOfBusiness="Harbor Bakery LLC", phone="612-555-0199")
+    add_lead(firstName="Zelda", nameOfBusiness="Other Co", phone="612-555-0111")
+    assert listed(admin_client, q="zelda BAKERY 0199") == {wanted}
+    assert listed(admin_client, q='"harbor bakery"') == {wanted}  # a quoted phrase, as in Django
+    assert listed(admin_client, q="zelda nowhere") == set()
+
+
 def test_search_by_phone_and_person(admin_client, add_lead):
     wanted = add_lead(phone="612-555-0199", firstName="Zelda")
     add_lead()
