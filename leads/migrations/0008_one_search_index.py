@@ -20,6 +20,9 @@ def one_index(apps, schema_editor):
         f"CREATE INDEX IF NOT EXISTS lead_search_trgm ON leads_lead "
         f"USING gin ((UPPER(({SEARCH_TEXT})::text)) gin_trgm_ops)"
     )
+    # Statistics on the new expression: without them the planner guesses how many leads a
+    # search matches, and may walk every lead newest first to find one.
+    schema_editor.execute("ANALYZE leads_lead")
 
 
 def index_per_field(apps, schema_editor):
