@@ -18,8 +18,8 @@ def insert(model: type[models.Model], objs: list[models.Model]) -> None:
         model.objects.bulk_create(objs)
         return
     meta = model._meta
-    if any(obj.pk is None for obj in objs):
-        _assign_keys(connection, meta, objs)
+    if keyless := [obj for obj in objs if obj.pk is None]:
+        _assign_keys(connection, meta, keyless)
     fields = meta.concrete_fields
     prepare = [_preparer(field, connection) for field in fields]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
