@@ -259,18 +259,25 @@ def _import_batch(batch: tuple[tuple[bytes, datetime], ...], source: str, header
 def _import_leads(applied: list[tuple[LeadDelivery, crf.ParsedLead]]) -> None:
     """The newest state of each lead, and its status changes, for deliveries just stored."""
     newest = {parsed.id: (delivery, parsed) for delivery, parsed in applied}
-    related: dict[tuple[str, str], object] = {}
-    for delivery, parsed in newest.values():  # a handful of partners and products per batch
-        for fk, ref in sorted(parsed.related.items(), key=lambda item: item[0]):
-            if ref and (fk, ref.key) not in related:
-                model = Lead._meta.get_field(fk).related_model
-                related[fk, ref.key] = _upsert_related(model, ref, delivery.id)
+    # A handful of partners and products per batch, each with the values of its newest delivery.
+    refs: dict[tuple[str, str], tuple[type, crf.Related, int]] = {}
+    for delivery, parsed in newest.values():
+        for fk, ref in parsed.related.items():
+            if ref is None:
+                continue
+            model = Lead._meta.get_field(fk).related_model
+            key = (model._meta.label, ref.key)
+            if key not in refs or refs[key][2] < delivery.id:
+                refs[key] = (model, ref, delivery.id)
+    # In one order, so that importers side by side never wait on each other's rows crosswise.
+    related = {key: _upsert_related(*refs[key]) for key in sorted(refs)}
     leads = []
     for delivery, parsed in newest.values():
         lead = Lead(**parsed.values, extra=parsed.extra, data_problems=parsed.problems,
                     applied_delivery=delivery)
         for fk, ref in parsed.related.items():
-            setattr(lead, fk, related[fk, ref.key] if ref else None)
+            model = Lead._meta.get_field(fk).related_model
+            setattr(lead, fk, related[model._meta.label, ref.key] if ref else None)
         leads.append(lead)
     previous = dict(Lead.objects.filter(id__in=newest).values_list("id", "status"))
     crf_fields = [name for _, name in crf.LEAD_FIELDS if name != "id"]

@@ -1,14 +1,18 @@
 """`seed_demo`: generated CRF leads, written in bulk as the intake would leave them (demos,
 `make run`, benchmarks at a million leads)."""
 
+import multiprocessing
+import os
 import random
 import secrets
 import time
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, connections
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -22,6 +26,29 @@ from leads.roles import LENDING_MANAGER, LOAN_OFFICER
 
 DEMO_PASSWORD = "leadcrm-demo"  # printed on the console: DEBUG only
 DEMO_LOGINS = [("officer", LOAN_OFFICER), ("manager", LENDING_MANAGER), ("admin", None)]
+
+
+SHARD_LEADS = 10_000  # leads per task when several processes write (PostgreSQL)
+HEADERS = {"Content-Type": "application/json", "User-Agent": "LeadCRM seed_demo"}
+
+
+def _send_leads(job: tuple[int, int, datetime], progress=lambda leads: None) -> tuple[int, int]:
+    """Generate `count` leads from `seed` and store them through the bulk intake; returns the
+    leads and the deliveries (lead updates included) written."""
+    count, seed, now = job
+    sent = 0
+
+    def generated():
+        nonlocal sent
+        for delivery in demo.deliveries(count, seed, now):
+            sent += 1
+            progress(delivery.first)
+            # When CRF would have sent it: history dates spread over the weeks.
+            yield delivery.body, delivery.when
+
+    for _ in services.import_leads(generated(), source=DeliverySource.DEMO, headers=HEADERS):
+        pass
+    return count, sent
 
 
 class Command(BaseCommand):
@@ -63,23 +90,24 @@ class Command(BaseCommand):
             self._send_alerts(alerts, seed)
 
     def _send(self, count: int, seed: int) -> int:
-        sent = 0
-        headers = {"Content-Type": "application/json", "User-Agent": "LeadCRM seed_demo"}
         # The raw stream: Django's OutputWrapper would end each of tqdm's redraws with a newline.
         bar = tqdm(total=count, unit="lead", desc="Demo leads", file=self.stderr._out)
-
-        def generated():
-            nonlocal sent
-            for delivery in demo.deliveries(count, seed, timezone.now()):
-                sent += 1
-                bar.update(delivery.first)
-                # When CRF would have sent it: history dates spread over the weeks.
-                yield delivery.body, delivery.when
-
+        now = timezone.now()
         with bar:
-            for _ in services.import_leads(generated(), source=DeliverySource.DEMO, headers=headers):
-                pass
-        return sent
+            if count <= SHARD_LEADS or connection.vendor != "postgresql":
+                return _send_leads((count, seed, now), progress=bar.update)[1]
+            # A shard of leads per task, a process per core: generating and reading leads is
+            # Python's work, and PostgreSQL takes writers side by side. Each shard is seeded from
+            # --seed, so a seed still repeats a run.
+            jobs = [(min(SHARD_LEADS, count - start), seed * 100_000 + number, now)
+                    for number, start in enumerate(range(0, count, SHARD_LEADS))]
+            connections.close_all()  # forked workers must open connections of their own
+            sent = 0
+            with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
+                for leads, deliveries in pool.imap_unordered(_send_leads, jobs):
+                    bar.update(leads)
+                    sent += deliveries
+            return sent
 
     def _send_alerts(self, count: int, seed: int) -> None:
         rng = random.Random(seed)
