@@ -56,7 +56,7 @@ def lines(leads: QuerySet, *, with_demographics: bool) -> Generator[str, None, i
 
 def audited_lines(leads: QuerySet, *, user, source: str, filters: dict) -> Iterator[str]:
     """The CSV for `user` (demographics only if they may see them), logged before the first byte
-    and completed with the row count when the stream ends, however it ends."""
+    and completed when the stream ends, however it ends (with the row count if read to the end)."""
     with_demographics = user is None or user.has_perm("leads.view_demographics")
     log = ExportLog.objects.create(
         user=user, source=source, filters=filters, with_demographics=with_demographics

@@ -128,3 +128,21 @@ def test_postgresql_writes_the_same_csv_as_python(sample_lead):
 
     assert by_postgresql == in_python
     assert len(list(csv.reader(io.StringIO(by_postgresql)))) == 4
+
+
+def test_an_export_cut_short_is_logged_as_finished_without_a_row_count(sample_lead):
+    from django.utils import timezone
+
+    from leads import export as lead_export
+    from leads.models import ExportLog, Lead
+
+    bodies = [json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode() for _ in range(30)]
+    list(services.import_leads([(body, timezone.now()) for body in bodies], source="demo"))
+    text = lead_export.audited_command_lines(Lead.objects.all(), filters={}, with_demographics=False)
+    next(text), next(text)  # the header and a first piece; then the reader goes away
+
+    text.close()
+
+    log = ExportLog.objects.get()
+    assert log.finished_at is not None and log.rows is None
+    assert Lead.objects.count() == 30  # the connection is still good (on PostgreSQL: after COPY)
