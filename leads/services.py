@@ -148,9 +148,10 @@ def _locked_lead(lead_id: uuid.UUID) -> Lead:
 def _apply(lead: Lead, parsed: crf.ParsedLead, delivery: LeadDelivery) -> None:
     for name, value in parsed.values.items():
         setattr(lead, name, value)
-    # Sorted, so that two transactions lock shared partner/product rows in the same order.
-    for fk, ref in sorted(parsed.related.items(), key=lambda item: item[0]):
-        model = Lead._meta.get_field(fk).related_model
+    # Sorted by model and CRF key, the order the bulk import locks them in too: transactions
+    # never wait on each other's partner and product rows crosswise.
+    related = [(Lead._meta.get_field(fk).related_model, fk, ref) for fk, ref in parsed.related.items()]
+    for model, fk, ref in sorted(related, key=_lock_order):
         setattr(lead, fk, _upsert_related(model, ref, delivery.id))
     lead.extra = parsed.extra
     lead.data_problems = parsed.problems
@@ -158,6 +159,11 @@ def _apply(lead: Lead, parsed: crf.ParsedLead, delivery: LeadDelivery) -> None:
     # CRF's fields only: staff-owned ones (the assigned officer) are never written back here.
     crf_fields = [name for name in parsed.values if name != "id"]  # the key is not a field to update
     lead.save(update_fields=[*crf_fields, *parsed.related, *CRF_BOOKKEEPING])
+
+
+def _lock_order(related: tuple) -> tuple[str, str]:
+    model, _, ref = related
+    return model._meta.label, ref.key if ref else ""
 
 
 def _upsert_related(model, ref: crf.Related | None, delivery_id: int):
