@@ -73,16 +73,19 @@ def database(size: int, fresh: bool) -> dict[str, str]:
     started = time.monotonic()
     manage(env, "seed_demo", "--leads", str(size), "--seed", "1")
     print(f"{name}: seeded {size} leads in {time.monotonic() - started:.0f}s", file=sys.stderr)
-    subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", name, "-c", "VACUUM ANALYZE"], check=True)
+    psql(name, "VACUUM ANALYZE", check=True)
     return env
 
 
 def leads_in(name: str) -> int | None:
-    found = subprocess.run(
-        ["psql", "-Atq", "-h", "127.0.0.1", "-U", "postgres", "-d", name, "-c", "SELECT count(*) FROM leads_lead"],
-        capture_output=True, text=True,
-    )
+    found = psql(name, "SELECT count(*) FROM leads_lead", capture_output=True, text=True)
     return int(found.stdout) if found.returncode == 0 and found.stdout.strip().isdigit() else None
+
+
+def psql(database: str, command: str, **run) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["psql", "-Atq", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-c", command], **run
+    )
 
 
 def manage(env: dict, *args: str) -> None:
@@ -101,11 +104,7 @@ def psql_copy(size: int, sql: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "psql.csv"
         started = time.perf_counter()
-        subprocess.run(
-            ["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", f"leadcrm_bench_{size}",
-             "-c", f"\\copy ({sql}) to '{target}' with (format csv, header)"],
-            check=True,
-        )
+        psql(f"leadcrm_bench_{size}", f"\\copy ({sql}) to '{target}' with (format csv, header)", check=True)
         return {"seconds": time.perf_counter() - started, "bytes": target.stat().st_size}
 
 
@@ -127,13 +126,12 @@ def setup_django() -> None:
 
 
 def measure_pages(repeat: int) -> dict:
-    from django.contrib.auth.models import Group
     from django.test import Client
 
     from leads.models import Lead
 
     client = Client()
-    client.force_login(officer(Group))
+    client.force_login(officer())
     cases = page_cases(Lead)
     timings = {}
     for name, url in cases:
@@ -150,8 +148,9 @@ def measure_pages(repeat: int) -> dict:
     return timings
 
 
-def officer(Group):
+def officer():
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
 
     from leads.roles import LOAN_OFFICER  # the group the roles migration made
 
@@ -262,10 +261,10 @@ def report(results: dict, small: int, large: int, repeat: int) -> tuple[str, boo
               "| leads | export s | psql s | export / psql | CSV MiB | peak memory MiB |",
               "|---:|---:|---:|---:|---:|---:|"]
     for size, result in ((small, a), (large, b)):
-        export, psql = result["export"], result["psql"]
+        export, copied = result["export"], result["psql"]
         lines.append(
-            f"| {size:,} | {export['seconds']:.1f} | {psql['seconds']:.1f} | "
-            f"{export['seconds'] / psql['seconds']:.2f}× | {export['bytes'] / 2**20:.0f} | {export['peak_mib']:.0f} |"
+            f"| {size:,} | {export['seconds']:.1f} | {copied['seconds']:.1f} | "
+            f"{export['seconds'] / copied['seconds']:.2f}× | {export['bytes'] / 2**20:.0f} | {export['peak_mib']:.0f} |"
         )
     export_ratio = b["export"]["seconds"] / b["psql"]["seconds"]
     memory_ratio = b["export"]["peak_mib"] / a["export"]["peak_mib"]

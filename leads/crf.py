@@ -102,7 +102,9 @@ RELATED = {
     "matchedProduct": (Product, PRODUCT_FIELDS, "matched_product"),
     "productSet": (ProductSet, PRODUCT_SET_FIELDS, "product_set"),
 }
-RELATED_FOREIGN_KEYS = sorted({fk for _, _, fk in RELATED.values()})
+# Lead foreign key → the model it points at.
+RELATED_MODELS = {fk: model for model, _, fk in RELATED.values()}
+RELATED_FOREIGN_KEYS = sorted(RELATED_MODELS)
 # List fields whose items come from a lookup.
 LIST_CHOICES = {
     "collateral_types": choices.CollateralType,

@@ -150,7 +150,7 @@ def _apply(lead: Lead, parsed: crf.ParsedLead, delivery: LeadDelivery) -> None:
         setattr(lead, name, value)
     # Sorted by model and CRF key, the order the bulk import locks them in too: transactions
     # never wait on each other's partner and product rows crosswise.
-    related = [(Lead._meta.get_field(fk).related_model, fk, ref) for fk, ref in parsed.related.items()]
+    related = [(crf.RELATED_MODELS[fk], fk, ref) for fk, ref in parsed.related.items()]
     for model, fk, ref in sorted(related, key=_lock_order):
         setattr(lead, fk, _upsert_related(model, ref, delivery.id))
     lead.extra = parsed.extra
@@ -271,7 +271,7 @@ def _import_leads(applied: list[tuple[LeadDelivery, crf.ParsedLead]]) -> None:
         for fk, ref in parsed.related.items():
             if ref is None:
                 continue
-            model = Lead._meta.get_field(fk).related_model
+            model = crf.RELATED_MODELS[fk]
             key = (model._meta.label, ref.key)
             if key not in refs or refs[key][2] < delivery.id:
                 refs[key] = (model, ref, delivery.id)
@@ -282,7 +282,7 @@ def _import_leads(applied: list[tuple[LeadDelivery, crf.ParsedLead]]) -> None:
         lead = Lead(**parsed.values, extra=parsed.extra, data_problems=parsed.problems,
                     applied_delivery=delivery)
         for fk, ref in parsed.related.items():
-            model = Lead._meta.get_field(fk).related_model
+            model = crf.RELATED_MODELS[fk]
             setattr(lead, fk, related[model._meta.label, ref.key] if ref else None)
         leads.append(lead)
     previous = dict(Lead.objects.filter(id__in=newest).values_list("id", "status"))
