@@ -14,7 +14,7 @@ from typing import Any
 from dateutil import parser as dateutil_parser
 from django.utils.dateparse import parse_datetime
 
-from leadcrm.deliveries import json_safe
+from leadcrm import jsonbody
 
 KNOWN_KEYS = {
     "id", "type", "user_id", "host_id", "time", "error_code", "error_msg", "alert_id",
@@ -38,17 +38,25 @@ class Item:
 
 def read_batch(body: bytes) -> list[Item]:
     try:
-        data = json.loads(body)
+        data, changes = jsonbody.load(body)
     except (ValueError, RecursionError):
         raise NotABatch("invalid_json", "The body is not valid JSON.") from None
     if isinstance(data, dict):
         data = [data]  # a single notification is a batch of one
+        changes = [jsonbody.Change((0, *change.path), change.detail) for change in changes]
     if not isinstance(data, list):
         raise NotABatch("not_a_batch", "The body must be a JSON array of notifications.")
-    return [read_item(item) for item in data]
+    # What loading removed to make an item storable is listed among that item's problems.
+    removed: dict[int, list[dict[str, str]]] = {}
+    for change in changes:
+        if change.path:
+            removed.setdefault(change.path[0], []).append(
+                {"field": jsonbody.dotted(change.path[1:]), "detail": change.detail}
+            )
+    return [read_item(item, removed.get(i, [])) for i, item in enumerate(data)]
 
 
-def read_item(item: Any) -> Item:
+def read_item(item: Any, removed: list[dict[str, str]] | None = None) -> Item:
     if not isinstance(item, dict):
         return Item(None, None)
     raw_id = item.get("id")
@@ -56,7 +64,7 @@ def read_item(item: Any) -> Item:
     notification_id = _uuid(raw_id)
     if notification_id is None:
         return Item(hook_id, None)
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, str]] = list(removed or [])
     values = {
         "id": notification_id,
         **{name: _text(item, name, limit, problems) for name, limit in TEXT_FIELDS.items()},
@@ -64,7 +72,7 @@ def read_item(item: Any) -> Item:
         "host_id": _uuid_field(item, "host_id", problems),
         "time": _epoch_field(item, "time", problems),
         **_alert_date(item.get("alert_date"), problems),
-        "extra": json_safe({key: value for key, value in item.items() if key not in KNOWN_KEYS}),
+        "extra": {key: value for key, value in item.items() if key not in KNOWN_KEYS},
     }
     values["problems"] = problems
     return Item(hook_id, values)
@@ -101,7 +109,6 @@ def _text(item: dict, name: str, limit: int | None, problems: list) -> str:
     if not isinstance(value, str):
         _problem(problems, name, f"expected a string, got {_show(value)}")
         return ""
-    value = value.replace("\x00", "")
     if limit and len(value) > limit:
         _problem(problems, name, f"longer than {limit} characters")
         return ""
@@ -129,7 +136,7 @@ def _epoch(value: Any) -> datetime | None:
     seconds = value / 1000 if abs(value) > LATEST_EPOCH_SECONDS else value
     try:
         return datetime.fromtimestamp(seconds, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
+    except (OverflowError, OSError, ValueError):  # beyond the years 1 to 9999, or NaN
         return None
 
 
@@ -141,7 +148,7 @@ def _alert_date(value: Any, problems: list) -> dict[str, Any]:
     parsed = _epoch(value) if isinstance(value, int | float) else _lenient_date(value)
     if parsed is None:
         _problem(problems, "alert_date", f"could not read {_show(value)} as a date; kept as sent")
-    return {"alert_date": parsed, "alert_date_sent": sent.replace("\x00", "")[:255]}
+    return {"alert_date": parsed, "alert_date_sent": sent[:255]}
 
 
 def _lenient_date(value: Any) -> datetime | None:
@@ -149,6 +156,8 @@ def _lenient_date(value: Any) -> datetime | None:
         return None
     try:
         parsed = parse_datetime(value.strip()) or dateutil_parser.parse(value)
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        parsed.astimezone(timezone.utc)  # stored as UTC: it must be a year Python can read back
     except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F
 from django.template import Context, Template
 from django.utils import timezone
@@ -47,34 +47,71 @@ def receive_alerts(body: bytes, *, headers: dict | None = None) -> BatchReceipt:
             outcome=AlertDelivery.Outcome.REJECTED, error=exc.detail
         )
         return BatchReceipt(delivery, invalid=exc)
-    _store(delivery, items)
+    refused = _store(delivery, items)
     # Stored now or by an earlier batch: either way committed, so CRS may stop sending it.
-    answers = [{"hook_id": item.hook_id, "status": item.values is not None} for item in items]
+    answers = [
+        {"hook_id": item.hook_id, "status": item.values is not None and item.values["id"] not in refused}
+        for item in items
+    ]
     return BatchReceipt(delivery, answers)
 
 
-def _store(delivery: AlertDelivery, items: list[crs.Item]) -> None:
+def _store(delivery: AlertDelivery, items: list[crs.Item]) -> set[uuid.UUID]:
+    """Store the usable items in bulk; returns the ids the database refused (answered false).
+
+    The reader makes every value storable, so a refusal means a defect of ours. Even then one item
+    must not fail the batch: CRS would resend all of it every night. The items are then stored
+    one at a time, each in a savepoint, and only those that still fail are refused.
+    """
     usable: dict[uuid.UUID, dict] = {}
     for item in items:
         if item.values:
             usable.setdefault(item.values["id"], item.values)  # an id twice in a batch: the first
     received_at = timezone.now()
+    refused: dict[uuid.UUID, str] = {}
     with transaction.atomic():
-        user_ids = {values["user_id"] for values in usable.values() if values["user_id"]}
-        CRSUser.objects.bulk_create(
-            [CRSUser(id=user_id) for user_id in user_ids], ignore_conflicts=True,
-            batch_size=INSERT_BATCH,
-        )
-        # The notification id is the primary key: an item CRS sends again is stored once.
-        Alert.objects.bulk_create(
-            [Alert(delivery=delivery, received_at=received_at, **values) for values in usable.values()],
-            ignore_conflicts=True, batch_size=INSERT_BATCH,
-        )
+        try:
+            with transaction.atomic():
+                _insert(delivery, list(usable.values()), received_at)
+        except ITEM_ERRORS as exc:
+            log.error("CRS batch %s: bulk insert refused (%s); storing item by item", delivery.pk, exc)
+            refused = _insert_one_by_one(delivery, list(usable.values()), received_at)
+        stored = [alert_id for alert_id in usable if alert_id not in refused]
         AlertDelivery.objects.filter(pk=delivery.pk).update(
             outcome=AlertDelivery.Outcome.ANSWERED, items=len(items),
-            accepted=sum(1 for item in items if item.values),
+            accepted=sum(1 for item in items if item.values and item.values["id"] not in refused),
+            error="\n".join(f"{alert_id}: {error}" for alert_id, error in refused.items())[:10_000],
         )
-        queue_notifications(list(usable))
+        queue_notifications(stored)
+    return set(refused)
+
+
+# What a value can make the database (or the driver adapting it) refuse. Not OperationalError:
+# a database that is down is a 503 for the whole batch, which CRS retries.
+ITEM_ERRORS = (DataError, IntegrityError, ValueError, TypeError)
+
+
+def _insert(delivery: AlertDelivery, rows: list[dict], received_at) -> None:
+    user_ids = {values["user_id"] for values in rows if values["user_id"]}
+    CRSUser.objects.bulk_create(
+        [CRSUser(id=user_id) for user_id in user_ids], ignore_conflicts=True, batch_size=INSERT_BATCH
+    )
+    # The notification id is the primary key: an item CRS sends again is stored once.
+    Alert.objects.bulk_create(
+        [Alert(delivery=delivery, received_at=received_at, **values) for values in rows],
+        ignore_conflicts=True, batch_size=INSERT_BATCH,
+    )
+
+
+def _insert_one_by_one(delivery: AlertDelivery, rows: list[dict], received_at) -> dict:
+    refused = {}
+    for values in rows:
+        try:
+            with transaction.atomic():
+                _insert(delivery, [values], received_at)
+        except ITEM_ERRORS as exc:
+            refused[values["id"]] = f"{type(exc).__name__}: {exc}"[:500]
+    return refused
 
 
 def queue_notifications(alert_ids: list) -> None:

@@ -1,38 +1,29 @@
 """What every inbound delivery (CRF leads, CRS alert batches) shares: the raw request, kept as it came."""
 
 import json
-from decimal import Decimal
-from typing import Any
+import re
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-# Never stored: they carry credentials (the configured secret header is dropped as well).
-CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# Never stored: a header whose name says it may carry a credential. By pattern, not by a list:
+# X-Forwarded-Authorization, Ocp-Apim-Subscription-Key's cousins, X-Amz-Security-Token, … A header
+# that only looks like one is lost from the record, which costs nothing.
+CREDENTIAL_HEADER = re.compile(
+    r"auth|cookie|api.?key|token|secret|signature|passw|credential|session", re.IGNORECASE
+)
 
 
-def stored_headers(headers, secret_header: str = "") -> dict[str, str]:
-    """The request headers minus every header that can carry a credential."""
-    drop = CREDENTIAL_HEADERS | {secret_header.lower()}
+def stored_headers(headers) -> dict[str, str]:
+    """The request headers minus every header that can carry a credential, on every endpoint:
+    the credential patterns, and the header CRF sends its secret in, whatever it is named."""
+    secret_header = settings.CRF_WEBHOOK_HEADER.lower()
     return {
         name: value.replace("\x00", "")
         for name, value in headers.items()
-        if name.lower() not in drop
+        if not CREDENTIAL_HEADER.search(name) and name.lower() != secret_header
     }
-
-
-def json_safe(value: Any) -> Any:
-    """JSON as a partner sent it, storable anywhere: no NUL characters (PostgreSQL's jsonb cannot
-    hold them), exact decimals back to plain numbers."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {json_safe(k): json_safe(v) for k, v in value.items()}
-    return value
 
 
 class RawDelivery(models.Model):
@@ -50,7 +41,10 @@ class RawDelivery(models.Model):
         return bytes(self.body).decode("utf-8", errors="replace")
 
     def pretty_body(self) -> str:
+        """The body as it came, indented when it is JSON; lone surrogates shown as escapes (a
+        page cannot be encoded with them)."""
         try:
-            return json.dumps(json.loads(bytes(self.body)), indent=2, ensure_ascii=False)
+            text = json.dumps(json.loads(bytes(self.body)), indent=2, ensure_ascii=False)
         except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
             return self.body_text
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

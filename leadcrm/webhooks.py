@@ -99,9 +99,10 @@ class BasicCredentialsAuthentication(BaseAuthentication):
 
 
 def _basic_credentials(header: str) -> tuple[str, str]:
+    """(username, password) from a Basic header; empty for anything else, whatever its bytes."""
     scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return "", ""
+    if scheme.lower() != "basic" or not encoded.isascii():
+        return "", ""  # b64decode raises a plain ValueError on non-ASCII text
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
@@ -110,15 +111,51 @@ def _basic_credentials(header: str) -> tuple[str, str]:
     return username, password
 
 
+class LengthRequired(exceptions.APIException):
+    status_code = 411
+    default_code = "length_required"
+    default_detail = (
+        "This server cannot read a chunked body: send it with a Content-Length. Nothing was kept."
+    )
+
+
+# What is read and thrown away of a body refused as too large, so that the server can close the
+# connection after the answer instead of resetting it under the sender's feet.
+DRAIN_LIMIT = 8 * 1024 * 1024
+CHUNK = 64 * 1024
+
+
 def read_body(request, limit: int) -> bytes:
-    """The raw body, refused with 413 past `limit` bytes (checked before reading when declared)."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit() or int(declared) > limit:
-        raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
-    body = request._request.read(limit + 1)
+    """The raw body, up to `limit` bytes; past it 413, checked before reading when declared.
+
+    A chunked body (.NET's HttpClient sends JSON that way, with no Content-Length) is read from
+    the server's input stream, which the server ends at the last chunk: Django's own stream
+    reads nothing without a length. A server that does not promise that (`wsgi.input_terminated`)
+    could leave the read hanging, so there such a body is answered 411 and nothing is kept.
+    """
+    meta = request.META
+    declared = meta.get("CONTENT_LENGTH") or ""
+    if declared:
+        if not declared.isdigit() or int(declared) > limit:
+            _drain(request._request, min(int(declared) if declared.isdigit() else 0, DRAIN_LIMIT))
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+        stream = request._request
+    elif "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        if not meta.get("wsgi.input_terminated"):
+            raise LengthRequired()
+        stream = meta["wsgi.input"]
+    else:
+        return b""
+    body = stream.read(limit + 1)
     if len(body) > limit:
+        _drain(stream, DRAIN_LIMIT)
         raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
     return body
+
+
+def _drain(stream, at_most: int) -> None:
+    while at_most > 0 and (chunk := stream.read(min(CHUNK, at_most))):
+        at_most -= len(chunk)
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from django.utils.translation import ngettext
 from alerts.models import Alert
 from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uuid_or_none
 
-from . import crf, export, pull, services
+from . import crf, export, firewall, pull, services
 from .choices import FRAUD_BANDS, STATUS_COLOURS, WITHHELD_FROM, DeliveryOutcome
 from .models import (
     LEAD_SEARCH_FIELDS, ExportLog, Lead, LeadDelivery, LeadNote, LeadSearchText, Partner, Product,
@@ -134,6 +134,13 @@ class DataProblemsFilter(PresenceFilter):
     present = ~Q(data_problems=[])
     labels = ("Has data problems", "No problems")
 
+    def presence(self, request):
+        # A problem about a sensitive field selects its leads only for who may see it
+        # (lead_problems_idx or lead_restricted_idx).
+        if firewall.may_see(request.user):
+            return self.present | (~Q(restricted={}) & Q(restricted__has_key=firewall.RESTRICTED_PROBLEMS))
+        return self.present
+
 
 class BusinessStateFilter(admin.SimpleListFilter):
     """The states there are leads in. Django's own filter for a free-text field would run a
@@ -164,10 +171,15 @@ class BusinessStateFilter(admin.SimpleListFilter):
 FRAUD_COLOURS = {key: colour for key, _, _, colour in FRAUD_BANDS}
 # Lead page fields shown only with a permission.
 PERMISSION_FIELDS = {
-    as_sent("ownership_demographic_types"): "leads.view_demographics",
+    **{as_sent(name): firewall.DEMOGRAPHICS_PERMISSION for name in firewall.SENSITIVE_FIELDS},
+    "restricted_problems": firewall.DEMOGRAPHICS_PERMISSION,
+    "restricted_extra_keys": firewall.DEMOGRAPHICS_PERMISSION,
     "delivery_log": "leads.view_leaddelivery",
     "applied_delivery_link": "leads.view_leaddelivery",
 }
+# The query-string lookups a list filter makes of a field (Django's choices, related, boolean
+# and date filters): `status__exact`, `matched_product__id__exact`, `date_created__gte`, …
+FILTER_LOOKUPS = ("exact", "isnull", "id__exact", "gte", "lt")
 
 
 def _clipped(value):
@@ -228,6 +240,15 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     actions = ["export_selected", "assign_to_me", "unassign"]
     change_list_template = "admin/leads/lead/change_list.html"
     change_form_template = "admin/leads/lead/change_form.html"
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        """Only what the list's own filters put in the query string. Django would take a lookup
+        on any field (`?ownership_demographic_types__icontains=Veteran`, `?extra__regex=…`): the
+        column may be hidden, but the rows it selects are the demographic."""
+        filtered = {item[0] if isinstance(item, tuple | list) else item for item in self.list_filter}
+        parameters = {item.parameter_name for item in filtered if isinstance(item, type)}
+        field, _, lookup_type = lookup.partition("__")
+        return lookup in parameters or (field in filtered and lookup_type in FILTER_LOOKUPS)
 
     def get_urls(self):
         own = [
@@ -317,8 +338,8 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
             "matched_product", "product_set", "lead_source", "service_partner",
         )}),
         ("Credit alerts (CRS)", {"fields": ["credit_alerts"]}),
-        ("Data problems", {"fields": ["problems"]}),
-        ("Extra keys CRF sent", {"fields": ["extra_keys"]}),
+        ("Data problems", {"fields": ["problems", "restricted_problems"]}),
+        ("Extra keys CRF sent", {"fields": ["extra_keys", "restricted_extra_keys"]}),
         ("Record", {"classes": ["collapse"], "fields": _fields(
             "submission_id", "duplicate_id", "first_seen_at", "updated_at", "applied_delivery_link",
         )}),
@@ -425,6 +446,15 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     def extra_keys(self, lead: Lead):
         return _pre(_json(lead.extra)) if lead.extra else "None"
 
+    @admin.display(description="Problems about ownership demographics")
+    def restricted_problems(self, lead: Lead):
+        return _problem_list(lead.restricted.get(firewall.RESTRICTED_PROBLEMS, []))
+
+    @admin.display(description="Unknown keys that carry ownership demographics, as sent")
+    def restricted_extra_keys(self, lead: Lead):
+        extra = lead.restricted.get(firewall.RESTRICTED_EXTRA)
+        return _pre(_json(extra)) if extra else "None"
+
     @admin.display(description="Newest delivery applied")
     def applied_delivery_link(self, lead: Lead):
         return _delivery_link(lead.applied_delivery_id)
@@ -474,6 +504,10 @@ class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
         "next_attempt_at", "body_sha256", "raw_body", "headers_sent", "warnings_found",
         "error_text",
     ]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # A raw body holds every field CRF sent, ownership demographics included.
+        return super().has_view_permission(request, obj) and firewall.may_see(request.user)
 
     def get_queryset(self, request):
         # Bodies can be large and the list never shows them; the detail page loads its one.

@@ -6,7 +6,6 @@ value is stored as sent and reported, and keys the schema does not name are kept
 """
 
 import functools
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,9 +15,9 @@ from typing import Any
 from django.db import models
 from django.utils.dateparse import parse_datetime
 
-from leadcrm.deliveries import json_safe
+from leadcrm import jsonbody
 
-from . import choices
+from . import choices, firewall
 from .models import Lead, Partner, Product, ProductSet
 
 # CRF name (dotted for nested objects) → model field, in the schema's order.
@@ -135,18 +134,23 @@ class ParsedLead:
     values: dict[str, Any]
     related: dict[str, Related | None]  # by Lead foreign key name
     extra: dict[str, Any] = field(default_factory=dict)
-    problems: list[dict[str, str]] = field(default_factory=list)
+    problems: list[dict[str, str]] = field(default_factory=list)  # every one, for the answer
+
+    def bookkeeping(self) -> dict[str, Any]:
+        """The lead's `extra`, `data_problems` and `restricted`: what concerns the sensitive
+        fields kept apart from what every officer sees."""
+        return firewall.split(self.problems, self.extra)
 
 
 def parse(body: bytes) -> ParsedLead:
-    data = _load_object(body)
+    data, changes = _load_object(body)
     lead_id = _required_id(data)
     status = data.get("status")
     if not isinstance(status, str) or not status.strip():
         raise InvalidLead("missing_status", "The lead has no status.", {"status": "required"})
     if len(status) > Lead._meta.get_field("status").max_length:
         raise InvalidLead("invalid_status", "The lead status is too long.", {"status": "too long"})
-    reader = _Reader()
+    reader = _Reader(changes)
     values = reader.read(data, "", LEAD_FIELDS, Lead)
     related = {
         fk: reader.read_related(data, name, spec, model)
@@ -155,18 +159,14 @@ def parse(body: bytes) -> ParsedLead:
     return ParsedLead(lead_id, status, values, related, reader.extra, reader.problems)
 
 
-def _load_object(body: bytes) -> dict:
+def _load_object(body: bytes) -> tuple[dict, list[jsonbody.Change]]:
     try:
-        data = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+        data, changes = jsonbody.load(body, exact=True)
     except (ValueError, RecursionError):
         raise InvalidLead("invalid_json", "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidLead("not_an_object", "The body must be one JSON object: a lead.")
-    return data
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
+    return data, changes
 
 
 def _required_id(data: dict) -> uuid.UUID:
@@ -182,8 +182,12 @@ def _required_id(data: dict) -> uuid.UUID:
 class _Reader:
     """Reads fields into model values, collecting problems and unknown keys as it goes."""
 
-    def __init__(self):
-        self.problems: list[dict[str, str]] = []
+    def __init__(self, changes: list[jsonbody.Change]):
+        # What loading removed to make the body storable is a problem like any other.
+        self.problems: list[dict[str, str]] = [
+            {"field": change.field, "code": "unstorable", "detail": change.detail}
+            for change in changes
+        ]
         self.extra: dict[str, Any] = {}
 
     def read(self, data: dict, prefix: str, spec, model) -> dict[str, Any]:
@@ -219,7 +223,7 @@ class _Reader:
     def _keep_unknown(self, data: dict, prefix: str, known: frozenset[str]) -> None:
         for key, value in data.items():
             if key not in known and not (prefix == "" and key in RELATED):
-                self.extra[prefix + key] = json_safe(value)
+                self.extra[prefix + key] = jsonbody.plain(value)
 
     def _coerce(self, step: "_Step", name: str, value: Any) -> Any:
         if value is None:
@@ -326,7 +330,6 @@ def _show(value: Any, limit: int = 60) -> str:
 def _string(model_field, value) -> str:
     if not isinstance(value, str):
         raise _expected("a string", value)
-    value = value.replace("\x00", "")
     limit = model_field.max_length
     if limit and len(value) > limit:
         raise _Problem(f"longer than {limit} characters", "too_long")
@@ -373,7 +376,17 @@ def _datetime(model_field, value) -> datetime:
         parsed = None
     if parsed is None:
         raise _expected("an ISO 8601 date and time", value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return _in_range(parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc))
+
+
+def _in_range(moment: datetime) -> datetime:
+    """An aware datetime whose UTC time Python can read back (years 1 to 9999): PostgreSQL would
+    store 9999-12-31T23:00-05:00, and every later read of the row would fail."""
+    try:
+        moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise _Problem(f"{moment.isoformat()} is out of range", "out_of_range") from None
+    return moment
 
 
 def _uuid(model_field, value) -> uuid.UUID:
@@ -386,7 +399,7 @@ def _uuid(model_field, value) -> uuid.UUID:
 def _string_list(model_field, value) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str | None) for v in value):
         raise _expected("a list of strings", value)
-    return [v.replace("\x00", "") for v in value if v is not None]
+    return [v for v in value if v is not None]
 
 
 _COERCERS = {

@@ -9,15 +9,17 @@ from django.utils import timezone
 
 from leadcrm import csvexport
 
-from . import crf
+from . import crf, firewall
 from .models import ExportLog, Lead
 
-DEMOGRAPHICS = "ownershipDemographicTypes"
 Column = tuple[str, str, models.Field]  # CSV header, ORM lookup, the model field it reads
 
 
 def columns(with_demographics: bool) -> list[Column]:
-    return [column for column in _schema_order() if with_demographics or column[0] != DEMOGRAPHICS]
+    return [
+        column for column in _schema_order()
+        if with_demographics or column[1] not in firewall.SENSITIVE_FIELDS
+    ]
 
 
 def _schema_order() -> Iterator[Column]:
@@ -57,7 +59,7 @@ def lines(leads: QuerySet, *, with_demographics: bool) -> Generator[str, None, i
 def audited_lines(leads: QuerySet, *, user, source: str, filters: dict) -> Iterator[str]:
     """The CSV for `user` (demographics only if they may see them), logged before the first byte
     and completed when the stream ends, however it ends (with the row count if read to the end)."""
-    with_demographics = user is None or user.has_perm("leads.view_demographics")
+    with_demographics = firewall.may_see(user)
     log = ExportLog.objects.create(
         user=user, source=source, filters=filters, with_demographics=with_demographics
     )

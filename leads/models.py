@@ -185,6 +185,9 @@ class Lead(models.Model):
     extra = models.JSONField(default=dict, blank=True)
     # Problems found in the newest delivery (wrong types, unknown values): see leads.crf.
     data_problems = models.JSONField(default=list, blank=True)
+    # The problems and unknown keys that concern a sensitive field, apart from the two above:
+    # {"problems": [...], "extra": {...}}, shown only with the permission (leads.firewall).
+    restricted = models.JSONField(default=dict, blank=True, editable=False)
     applied_delivery = models.ForeignKey(
         "LeadDelivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         editable=False,
@@ -234,6 +237,10 @@ class Lead(models.Model):
             # "Has data problems": the few leads CRF sent something odd for.
             models.Index(
                 fields=["-date_created"], condition=~Q(data_problems=[]), name="lead_problems_idx"
+            ),
+            # … and, for who may see them, the leads with problems about a sensitive field.
+            models.Index(
+                fields=["-date_created"], condition=~Q(restricted={}), name="lead_restricted_idx"
             ),
         ]
 

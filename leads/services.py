@@ -27,7 +27,7 @@ from .models import QUEUE_MESSAGE_ID, Lead, LeadDelivery, LeadNote, StatusChange
 log = logging.getLogger(__name__)
 
 UNPROCESSED = (DeliveryOutcome.PENDING, DeliveryOutcome.FAILED)
-CRF_BOOKKEEPING = ("extra", "data_problems", "applied_delivery", "updated_at")
+CRF_BOOKKEEPING = ("extra", "data_problems", "restricted", "applied_delivery", "updated_at")
 MAX_ATTEMPTS = 8  # retried after 1, 2, 4 … 64 minutes, then left failed for a person to look at
 SWEEP_GRACE = timedelta(minutes=2)  # a fresh delivery's own task is probably still on its way
 
@@ -153,8 +153,8 @@ def _apply(lead: Lead, parsed: crf.ParsedLead, delivery: LeadDelivery) -> None:
     related = [(crf.RELATED_MODELS[fk], fk, ref) for fk, ref in parsed.related.items()]
     for model, fk, ref in sorted(related, key=_lock_order):
         setattr(lead, fk, _upsert_related(model, ref, delivery.id))
-    lead.extra = parsed.extra
-    lead.data_problems = parsed.problems
+    for name, value in parsed.bookkeeping().items():
+        setattr(lead, name, value)
     lead.applied_delivery = delivery
     # CRF's fields only: staff-owned ones (the assigned officer) are never written back here.
     crf_fields = [name for name in parsed.values if name != "id"]  # the key is not a field to update
@@ -279,8 +279,7 @@ def _import_leads(applied: list[tuple[LeadDelivery, crf.ParsedLead]]) -> None:
     related = {key: _upsert_related(*refs[key]) for key in sorted(refs)}
     leads = []
     for delivery, parsed in newest.values():
-        lead = Lead(**parsed.values, extra=parsed.extra, data_problems=parsed.problems,
-                    applied_delivery=delivery)
+        lead = Lead(**parsed.values, **parsed.bookkeeping(), applied_delivery=delivery)
         for fk, ref in parsed.related.items():
             model = crf.RELATED_MODELS[fk]
             setattr(lead, fk, related[model._meta.label, ref.key] if ref else None)

@@ -16,7 +16,7 @@ class CRFLeadWebhookView(APIView):
 
     def post(self, request):
         body = read_body(request, settings.CRF_MAX_BODY_BYTES)
-        headers = stored_headers(request.headers, settings.CRF_WEBHOOK_HEADER)
+        headers = stored_headers(request.headers)
         with database_errors_as_503():
             receipt = services.receive_lead(body, headers=headers)
         delivery = receipt.delivery
