@@ -49,10 +49,8 @@ def receive_alerts(body: bytes, *, headers: dict | None = None) -> BatchReceipt:
         return BatchReceipt(delivery, invalid=exc)
     refused = _store(delivery, items)
     # Stored now or by an earlier batch: either way committed, so CRS may stop sending it.
-    answers = [
-        {"hook_id": item.hook_id, "status": item.values is not None and item.values["id"] not in refused}
-        for item in items
-    ]
+    stored = [item.values is not None and item.values["id"] not in refused for item in items]
+    answers = [{"hook_id": item.hook_id, "status": ok} for item, ok in zip(items, stored)]
     return BatchReceipt(delivery, answers)
 
 
@@ -74,7 +72,7 @@ def _store(delivery: AlertDelivery, items: list[crs.Item]) -> set[uuid.UUID]:
             with transaction.atomic():
                 _insert(delivery, list(usable.values()), received_at)
         except ITEM_ERRORS as exc:
-            log.error("CRS batch %s: bulk insert refused (%s); storing item by item", delivery.pk, exc)
+            log.error("CRS batch %s refused in bulk (%s); stored item by item", delivery.pk, exc)
             refused = _insert_one_by_one(delivery, list(usable.values()), received_at)
         stored = [alert_id for alert_id in usable if alert_id not in refused]
         AlertDelivery.objects.filter(pk=delivery.pk).update(

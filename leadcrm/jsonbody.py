@@ -133,7 +133,7 @@ def _clean(value: Any, path: Path, changes: list[Change]) -> Any:
     for key, item in value.items():
         clean_key = _clean_text(key, (*path, key), changes)
         if clean_key in cleaned:
-            changes.append(Change((*path, clean_key), "a key repeated once cleaned; the first kept"))
+            changes.append(Change((*path, clean_key), "a key repeated once cleaned; first kept"))
             continue
         cleaned[clean_key] = _clean(item, (*path, clean_key), changes)
     return cleaned
