@@ -260,3 +260,69 @@ def test_a_database_that_cannot_take_the_batch_is_503(post_alerts, sample_batch)
 
     assert response.status_code == 503 and response["Retry-After"]
     assert AlertDelivery.objects.count() == 0
+
+
+ODD_ITEMS = {
+    "nul in the type": b'"type": "ACC\\u0000ALERT"',
+    "surrogate in a text field": b'"error_msg": "boom\\ud800"',
+    "nul in a key": b'"extra\\u0000key": 1',
+    "surrogate in an unknown value": b'"note": ["\\udfff"]',
+    "1e400 as the time": b'"time": 1e400',
+    "NaN as the time": b'"time": NaN',
+    "400 digits as the alert date": b'"alert_date": ' + b"9" * 400,
+    "-Infinity unknown": b'"score": -Infinity',
+    "deep nesting": b'"nested": ' + b"[" * 300 + b"]" * 300,
+    "a far-off alert date": b'"alert_date": "9999-12-31T23:30:00-05:00"',
+}
+
+
+@pytest.mark.parametrize("member", ODD_ITEMS.values(), ids=list(ODD_ITEMS))
+def test_an_odd_item_is_stored_cleaned_and_the_rest_of_the_batch_answered_normally(
+    post_alerts, sample_batch, member
+):
+    first, odd, last = sample_batch[0], {**sample_batch[1], "id": str(uuid.uuid4())}, sample_batch[2]
+    key = json.loads(member.split(b":")[0]).replace("\x00", "")
+    odd_body = json.dumps({k: v for k, v in odd.items() if k != key}).encode()[:-1] + b", " + member + b"}"
+    body = b"[" + b", ".join([json.dumps(first).encode(), odd_body, json.dumps(last).encode()]) + b"]"
+
+    response = post_alerts(body)
+
+    assert response.status_code == 200, response.content
+    assert response.json() == [{"hook_id": i, "status": True} for i in (first["id"], odd["id"], last["id"])]
+    assert Alert.objects.count() == 3
+    assert Alert.objects.get(pk=odd["id"]).problems  # what was removed is listed
+    assert not Alert.objects.get(pk=first["id"]).problems
+
+
+@pytest.mark.parametrize("hook_id", [b"NaN", b"1e400", b"-Infinity"])
+def test_a_number_that_cannot_be_echoed_as_the_id_is_answered_false_with_a_null_hook_id(post_alerts, hook_id):
+    response = post_alerts(b'[{"id": ' + hook_id + b', "type": "TEST"}]')
+
+    assert response.json() == [{"hook_id": None, "status": False}]
+
+
+@pytest.mark.integration  # PostgreSQL: a trigger plays the refusing database
+@pytest.mark.django_db(transaction=True)  # the batch commits as in production
+def test_an_item_the_database_still_refuses_is_answered_false_alone(post_alerts, sample_batch):
+    """Should the reader ever let through a value the database refuses, that item alone is
+    answered false (CRS resends it); the rest of the batch is stored and answered true."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            CREATE FUNCTION refuse_alert() RETURNS trigger AS $$ BEGIN
+                IF NEW.error_msg = 'refuse me' THEN RAISE EXCEPTION 'refused' USING ERRCODE = '22000'; END IF;
+                RETURN NEW; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER refuse_alert BEFORE INSERT ON alerts_alert FOR EACH ROW EXECUTE FUNCTION refuse_alert();
+        """)
+    try:
+        batch = [sample_batch[0], {**sample_batch[1], "error_msg": "refuse me"}, sample_batch[2]]
+        response = post_alerts(batch)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER refuse_alert ON alerts_alert; DROP FUNCTION refuse_alert();")
+
+    assert response.status_code == 200
+    assert [answer["status"] for answer in response.json()] == [True, False, True]
+    assert set(Alert.objects.values_list("id", flat=True)) == {uuid.UUID(sample_batch[i]["id"]) for i in (0, 2)}
+    delivery = AlertDelivery.objects.get()
+    assert (delivery.outcome, delivery.accepted) == ("answered", 2)
+    assert sample_batch[1]["id"] in delivery.error
