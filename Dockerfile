@@ -14,4 +14,5 @@ RUN useradd --create-home --uid 1000 leadcrm
 USER leadcrm
 
 EXPOSE 8000
-CMD ["gunicorn", "leadcrm.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Bind address, workers and the access log (which leaves out credentials): gunicorn.conf.py
+CMD ["gunicorn", "leadcrm.wsgi"]

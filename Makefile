@@ -2,12 +2,19 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+PORT ?= 8000
 DEMO_LEADS ?= 300
 DEMO_ALERTS ?= 200
+# Debian's Chromium, which the browser tests drive (exported: the tests read the same variable).
+CHROMIUM ?= /usr/lib/chromium/chromium
+export CHROMIUM
+# The package tool system packages come from; overridable so a test can make installing fail.
+APT_GET ?= apt-get
 
-.PHONY: run test install clean bench-intake bench-workspace azurite
+.PHONY: run test install chromium node clean bench-intake bench-workspace azurite
 
-install: $(VENV)/.installed node_modules/.installed
+# Everything `make test` needs: the system checks first, so a missing one stops before the long part.
+install: chromium node node_modules/.installed $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,9 +22,30 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+# apt_install PACKAGES: as root, or through sudo when it needs no password; fails otherwise, and
+# the caller says in one sentence what to run.
+define apt_install
+( if [ "$$(id -u)" = 0 ]; then as=; elif sudo -n true 2>/dev/null; then as="sudo -n"; else exit 1; fi; \
+  echo "Installing $(1) with apt-get..."; \
+  $$as env DEBIAN_FRONTEND=noninteractive $(APT_GET) update -qq \
+  && $$as env DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq $(1) >/dev/null )
+endef
+
+chromium:
+	@test -x "$(CHROMIUM)" || $(call apt_install,chromium) || true
+	@test -x "$(CHROMIUM)" || { echo "Chromium is needed for the browser tests and is not at" \
+	  "$(CHROMIUM): install it (as root: apt-get install chromium) or set CHROMIUM to its path," \
+	  "then run make again." >&2; exit 1; }
+
+# Node.js and npm run Azurite; they are checked every time, node_modules/ may outlive them.
+node:
+	@{ command -v node && command -v npm; } >/dev/null || $(call apt_install,nodejs npm) || true
+	@{ command -v node && command -v npm; } >/dev/null || { echo "Node.js and npm are needed for" \
+	  "Azurite, the Azure Storage emulator the pull tests start: install them (as root: apt-get" \
+	  "install nodejs npm), then run make again." >&2; exit 1; }
+
 # Azurite, the Azure Storage emulator the pull tests run against: the version in package-lock.json.
-node_modules/.installed: package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm is needed to install Azurite (e.g. apt-get install nodejs npm)"; exit 1; }
+node_modules/.installed: package.json package-lock.json | node
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -33,15 +61,16 @@ node_modules/.installed: package.json package-lock.json
 	pathlib.Path('.env').write_text(t)"
 	@echo "Wrote .env for development (DEBUG=true, random secrets)."
 
-run: install .env
+# The Python side only: the development server needs neither Node nor a browser.
+run: $(VENV)/.installed .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --leads $(DEMO_LEADS) --alerts $(DEMO_ALERTS) --if-empty
 	@# Pulls leads from Azure every CRF_AZURE_POLL_SECONDS when a URL is set (exits at once if not).
 	$(PY) manage.py pull_crf_leads --loop & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Azurite with a CRF queue and container, for trying the pull locally: prints the .env lines.
-azurite: install
+azurite: node node_modules/.installed $(VENV)/.installed
 	$(PY) -m tests.azurite
 
 # Tests ignore .env (they set what they need); DATABASE_URL and CELERY_BROKER_URL come from the
@@ -53,8 +82,8 @@ clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis staticfiles
 
 # Benchmarks (PostgreSQL + Redis on 127.0.0.1): see docs/benchmarks.md
-bench-intake: install
+bench-intake: $(VENV)/.installed
 	$(PY) bench/intake.py
 
-bench-workspace: install
+bench-workspace: $(VENV)/.installed
 	$(PY) bench/workspace.py

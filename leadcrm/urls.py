@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import path
+from django.views.generic import RedirectView
 
 from alerts.views import CRSAlertWebhookView
 from leads.views import CRFLeadWebhookView
@@ -18,6 +19,8 @@ urlpatterns = [
     # Before the admin's own URLs, whose catch-all would answer it with a 404.
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
+    # The admin is the whole site: a bare address, and the admin's "View site" link, lead to it.
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
 ]
 
 handler400 = "leadcrm.errors.bad_request"

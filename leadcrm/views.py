@@ -8,6 +8,7 @@ from leads.pull import health_warnings as pull_warnings
 from leads.services import delivery_backlog
 
 from .celery import app as celery_app
+from .webhooks import ServiceUnavailable
 
 
 @require_GET
@@ -26,7 +27,10 @@ def healthz(request):
         body["warnings"] = _warnings()
         if body["warnings"] and healthy:
             body["status"] = "warning"
-    return JsonResponse(body, status=200 if healthy else 503)
+    response = JsonResponse(body, status=200 if healthy else 503)
+    if not healthy:  # monitors and load balancers wait as long as a webhook sender is told to
+        response["Retry-After"] = str(ServiceUnavailable.retry_after)
+    return response
 
 
 def _warnings() -> list[str]:

@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 from django.db import OperationalError, connection
 
@@ -24,6 +26,28 @@ def test_health_is_503_when_the_database_does_not_answer(client):
 
     assert response.status_code == 503
     assert response.json()["database"] == "unavailable"
+    assert response["Retry-After"] == "30"
+
+
+def test_health_is_503_with_retry_after_when_the_broker_does_not_answer(
+    client, settings, monkeypatch
+):
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    # Celery reads the variable before its own setting, at every connection.
+    monkeypatch.setenv("CELERY_BROKER_URL", f"redis://127.0.0.1:{port}/0")
+
+    response = client.get("/healthz/")
+
+    assert response.status_code == 503
+    assert response.json()["broker"] == "unavailable"
+    assert response["Retry-After"] == "30"
+
+
+def test_a_healthy_answer_asks_nobody_to_retry(client):
+    assert "Retry-After" not in client.get("/healthz/")
 
 
 def test_webhook_paths_answer_json_even_for_unknown_addresses(client):

@@ -236,6 +236,38 @@ def test_send_test_webhook_crs_sends_the_type_asked_for(live_server, crs_credent
     assert alert.alert_date is not None
 
 
+@pytest.mark.parametrize("slash", ["", "/"])
+@pytest.mark.django_db(transaction=True)
+def test_send_test_webhook_crf_given_the_servers_address_posts_to_the_lead_webhook(
+    live_server, crf_secret, sample_lead, slash
+):
+    out, _ = run("send_test_webhook", "crf", "--url", live_server.url + slash)
+
+    assert out.startswith(f"HTTP 202 from {live_server.url}{CRF_PATH}\n")
+    assert Lead.objects.filter(pk=sample_lead["id"]).exists()
+
+
+@pytest.mark.parametrize("slash", ["", "/"])
+@pytest.mark.django_db(transaction=True)
+def test_send_test_webhook_crs_given_the_servers_address_posts_to_the_alert_webhook(
+    live_server, crs_credentials, slash
+):
+    out, _ = run("send_test_webhook", "crs", "--url", live_server.url + slash)
+
+    assert out.startswith(f"HTTP 200 from {live_server.url}/webhooks/crs/alerts/\n")
+    assert Alert.objects.filter(pk=printed_answer(out)[0]["hook_id"]).exists()
+
+
+@pytest.mark.parametrize(
+    "url", ["127.0.0.1:8000", "localhost:8000", "ftp://127.0.0.1/", "http://[::1", "http://127.0.0.1:99999"]
+)
+def test_send_test_webhook_to_something_that_is_not_an_http_address_is_a_command_error(
+    crf_secret, url
+):
+    with pytest.raises(CommandError, match=r"must be an http\(s\) address"):
+        run("send_test_webhook", "crf", "--url", url)
+
+
 def test_send_test_webhook_crs_without_credentials_is_a_command_error(settings):
     settings.CRS_WEBHOOK_USERNAME = ""
 

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 
 SAMPLE_LEAD = Path(__file__).resolve().parents[2] / "samples" / "crf_lead.json"
 BASE_URL = "http://127.0.0.1:8000"
@@ -33,7 +34,7 @@ class Post:
 
 def crf(parser) -> Callable[[dict], Post]:
     """A CRF Connect lead (the sample, or --file), with the configured secret header."""
-    parser.add_argument("--url", default=f"{BASE_URL}/webhooks/crf/leads/")
+    _add_url(parser)
     parser.add_argument("--file", type=Path, default=SAMPLE_LEAD, help="a lead as JSON")
     parser.add_argument("--status", help="send the lead with this status (a lead update)")
 
@@ -46,7 +47,8 @@ def crf(parser) -> Callable[[dict], Post]:
         body = _read(options["file"])
         if options["status"]:
             body = json.dumps(_lead(body, options["file"]) | {"status": options["status"]}).encode()
-        return Post(options["url"], body, {settings.CRF_WEBHOOK_HEADER: secret})
+        url = _webhook_url(options["url"], "crf-leads-webhook")
+        return Post(url, body, {settings.CRF_WEBHOOK_HEADER: secret})
 
     return build
 
@@ -54,7 +56,7 @@ def crf(parser) -> Callable[[dict], Post]:
 def crs(parser) -> Callable[[dict], Post]:
     """A CRS notification batch (--count items of --type), with the configured Basic credentials:
     the counterpart of CRS's own "Webhook Test" request."""
-    parser.add_argument("--url", default=f"{BASE_URL}/webhooks/crs/alerts/")
+    _add_url(parser)
     parser.add_argument("--type", default="TEST", help="notification type (default TEST)")
     parser.add_argument("--count", type=int, default=1, help="items in the batch (default 1)")
 
@@ -66,9 +68,26 @@ def crs(parser) -> Callable[[dict], Post]:
             raise CommandError("--count must be at least 1.")
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         batch = _crs_batch(options["type"], options["count"])
-        return Post(options["url"], json.dumps(batch).encode(), {"Authorization": f"Basic {token}"})
+        url = _webhook_url(options["url"], "crs-alerts-webhook")
+        return Post(url, json.dumps(batch).encode(), {"Authorization": f"Basic {token}"})
 
     return build
+
+
+def _add_url(parser) -> None:
+    parser.add_argument(
+        "--url", default=BASE_URL,
+        help=f"the server (default {BASE_URL}), or the webhook's full URL",
+    )
+
+
+def _webhook_url(given: str, name: str) -> str:
+    """The address as typed: a server (nothing after the host) gets the webhook's path from the
+    URLconf; any other URL is the webhook's own, used as it is."""
+    parts = _split(given)
+    if parts.path.strip("/"):
+        return given
+    return urlunsplit(parts._replace(path=reverse(name)))
 
 
 def _crs_batch(alert_type: str, count: int) -> list[dict]:
@@ -119,10 +138,18 @@ def _lead(body: bytes, path: Path) -> dict:
     return lead
 
 
+def _split(url: str) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port out of range, as urllib would later)
+    except ValueError:  # also an unclosed "[" of an IPv6 address
+        parts = None
+    if not parts or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise CommandError(f"--url must be an http(s) address, not {url!r}.")
+    return parts
+
+
 def _send(post: Post) -> tuple[int, bytes]:
-    parts = urlsplit(post.url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CommandError(f"--url must be an http(s) address, not {post.url!r}.")
     headers = {"Content-Type": "application/json", "User-Agent": "LeadCRM send_test_webhook"}
     request = urllib.request.Request(
         post.url, data=post.body, headers={**headers, **post.headers}, method="POST"
