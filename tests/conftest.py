@@ -1,9 +1,12 @@
 """A real Celery worker process on the test database, for integration tests."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,3 +88,32 @@ def celery_worker(service_env):
 
     with running(command, service_env, ping, "the celery worker") as worker:
         yield worker
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], *options: str):
+    """The production web server on a free port, answering once /healthz/ does (a 503 too: a
+    broker may be down on purpose). Yields its base URL."""
+    url = f"http://127.0.0.1:{(port := free_port())}"
+
+    def answers() -> bool:
+        try:
+            urllib.request.urlopen(url + "/healthz/", timeout=5)
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
+        return True
+
+    command = [
+        sys.executable, "-m", "gunicorn", "leadcrm.wsgi", "--bind", f"127.0.0.1:{port}",
+        "--workers", "2", "--log-level", "warning", *options,
+    ]
+    with running(command, env, answers, "gunicorn"):
+        yield url

@@ -1,8 +1,6 @@
 """CRF intake on PostgreSQL with a real Celery worker on Redis: concurrency and broker outages."""
 
 import json
-import socket
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +15,7 @@ from leads.choices import Status
 from leads.models import Lead, LeadDelivery, StatusChange
 from leads.tasks import sweep_lead_deliveries
 
-from .conftest import running, wait_until
+from .conftest import free_port, gunicorn, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -84,35 +82,15 @@ def test_a_hundred_concurrent_identical_deliveries_are_stored_once(
     assert (Lead.objects.count(), LeadDelivery.objects.count(), StatusChange.objects.count()) == (1, 1, 1)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server_without_broker(service_env):
     """The production web server, its broker unreachable (a port nothing listens on)."""
-    port = free_port()
     env = {
         **service_env,
         "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
         "CRF_WEBHOOK_SECRET": "outage-secret",
     }
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            urllib.request.urlopen(url + "/healthz/", timeout=5)
-        except urllib.error.HTTPError:
-            return True  # 503: the broker is down, as intended
-        except OSError:
-            return False
-        return True
-
-    command = [sys.executable, "-m", "gunicorn", "leadcrm.wsgi", "--bind", f"127.0.0.1:{port}",
-               "--workers", "2", "--log-level", "warning"]
-    with running(command, env, answers, "gunicorn"):
+    with gunicorn(env) as url:
         yield url
 
 
