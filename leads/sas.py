@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlunsplit
 
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.debug import SafeExceptionReporterFilter
@@ -20,6 +20,15 @@ EXPIRY_NOTICE = timedelta(days=30)
 REDACTED = "REDACTED"
 # The signature however it is quoted: `sig=…` in a URL, `sig%3D…` in a URL inside another one.
 _SIGNATURE = re.compile(r"(?i)(sig(?:=|%3D))[^&\s'\"<>]+")
+# RFC 3986 appendix B with the scheme and the authority required: the authority runs to the
+# first / ? or # (urllib3 also stops at a backslash, which is refused before this is used).
+_URL = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)"
+    r"(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?(?:#.*)?"
+)
+_AUTHORITY = re.compile(r"(?P<host>[A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]*))?")
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_NAME = re.compile(r"[A-Za-z0-9$-]{1,63}")
 
 
 class UnsafeSasUrl(ValueError):
@@ -45,32 +54,88 @@ def parse(url: str, allowed_hosts: Iterable[str] = ()) -> SasUrl:
 
     Only https on `*.core.windows.net` is contacted, unless the host is listed in
     `allowed_hosts` (CRF_AZURE_ALLOWED_HOSTS, for the emulator): the URL carries a credential.
+    The URL is read strictly, so that the host checked is the host the HTTP client connects to:
+    urlsplit and urllib3 disagree on backslashes, user-info and non-ASCII characters, and
+    anything they could disagree on is refused rather than interpreted.
     """
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    _check_host(parts.scheme, host, allowed_hosts)
-    query = parse_qs(parts.query)
+    url = url.strip()
+    _check_characters(url)
+    parts = _URL.fullmatch(url)
+    if parts is None:
+        raise UnsafeSasUrl("it is not an absolute URL (scheme://host/path?query)")
+    scheme, authority = parts["scheme"].lower(), parts["authority"]
+    host = _check_host(scheme, _host(authority), allowed_hosts)
+    query = parse_qs(parts["query"] or "")
     if not query.get("sig"):
         raise UnsafeSasUrl("it carries no shared access signature (no sig parameter)")
-    segments = _resource_segments(parts.path, path_style=not host.endswith(AZURE_HOST_SUFFIX))
+    segments = _resource_segments(parts["path"], path_style=not host.endswith(AZURE_HOST_SUFFIX))
     return SasUrl(
-        url=urlunsplit((parts.scheme, parts.netloc, "/" + "/".join(segments), parts.query, "")),
+        url=urlunsplit((scheme, authority, "/" + "/".join(segments), parts["query"], "")),
         resource="/".join(segments if len(segments) > 1 else [host.split(".")[0], *segments]),
         expires_at=_expiry(query.get("se", [""])[0]),
         permissions=query.get("sp", [""])[0],
     )
 
 
-def _check_host(scheme: str, host: str, allowed_hosts: Iterable[str]) -> None:
-    if host and host in {allowed.strip().lower() for allowed in allowed_hosts}:
-        return
+def _check_characters(url: str) -> None:
+    """Printable ASCII only. Clients differ on the rest: urlsplit drops tabs and newlines and
+    refuses what NFKC turns into a delimiter (a full-width slash), IDNA maps full-width letters
+    to ASCII, and urllib3 ends the host at a backslash where urlsplit reads it as user-info."""
+    for position, char in enumerate(url, start=1):
+        if char == "\\":
+            raise UnsafeSasUrl(
+                f"it holds a backslash (character {position}), which HTTP clients read differently"
+            )
+        if not "!" <= char <= "~":
+            kind = "a non-ASCII" if ord(char) > 0x7F else "a space or control"
+            raise UnsafeSasUrl(
+                f"it holds {kind} character (U+{ord(char):04X} at character {position}); "
+                "a SAS URL is plain ASCII"
+            )
+
+
+def _host(authority: str) -> str:
+    """The host of `host[:port]`, lowercased; user-info and percent-encoding are refused, since
+    they let the host a person reads differ from the one a client connects to."""
+    if "@" in authority:
+        raise UnsafeSasUrl("it holds user-info (an @ before the host), which hides the real host")
+    if "%" in authority:
+        raise UnsafeSasUrl("its host or port is percent-encoded")
+    found = _AUTHORITY.fullmatch(authority)
+    if found is None:
+        raise UnsafeSasUrl("its host and port are not host[:port]")
+    port = found["port"]
+    if port is not None and not (port and len(port) <= 5 and 1 <= int(port) <= 65535):
+        shown = f" {port!r}" if len(port) <= 5 else ""  # int() of thousands of digits fails
+        raise UnsafeSasUrl(f"its port{shown} is not a number from 1 to 65535")
+    if not found["host"]:
+        raise UnsafeSasUrl("it names no host")
+    return found["host"].lower()
+
+
+def _check_host(scheme: str, host: str, allowed_hosts: Iterable[str]) -> str:
+    if host.strip("[]") in {allowed.strip().strip("[]").lower() for allowed in allowed_hosts}:
+        if scheme not in ("http", "https"):
+            raise UnsafeSasUrl(f"it is {scheme}, not http or https")
+        return host
     if scheme != "https":
-        raise UnsafeSasUrl(f"it is {scheme or 'not a URL'}, not https")
+        raise UnsafeSasUrl(f"it is {scheme}, not https")
+    if host.startswith("["):
+        raise UnsafeSasUrl(
+            f"its host {host} is an IPv6 address, and is not listed in CRF_AZURE_ALLOWED_HOSTS"
+        )
+    labels = host.split(".")
+    if len(host) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        raise UnsafeSasUrl(
+            f"its host {host!r} is not a plain DNS name (letters, digits and hyphens in labels "
+            "separated by single dots, no trailing dot)"
+        )
     if not host.endswith(AZURE_HOST_SUFFIX):
         raise UnsafeSasUrl(
             f"its host {host!r} is not an Azure Storage host (*{AZURE_HOST_SUFFIX}) and is not "
             "listed in CRF_AZURE_ALLOWED_HOSTS"
         )
+    return host
 
 
 def _resource_segments(path: str, *, path_style: bool) -> list[str]:
@@ -79,8 +144,14 @@ def _resource_segments(path: str, *, path_style: bool) -> list[str]:
 
     CRF's queue URLs end in `/messages` (the REST path that adds a message); the SDK wants the
     queue itself. Only a segment beyond the name is dropped, so a queue named "messages" stays.
+    Azure names are letters, digits and hyphens (and `$` in `$root`, `$web`, `$logs`): nothing
+    else is shown as the resource or stored as a run's target.
     """
     segments = [segment for segment in path.split("/") if segment]
+    if not all(_NAME.fullmatch(segment) for segment in segments):
+        raise UnsafeSasUrl(
+            "its path holds more than account, queue or container names (letters, digits, hyphens)"
+        )
     needed = 2 if path_style else 1
     if len(segments) > needed and segments[-1].lower() == "messages":
         segments = segments[:-1]
@@ -100,7 +171,12 @@ def _expiry(value: str) -> datetime | None:
         moment = datetime.combine(day, time.min)
     if moment is None:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:  # in UTC here: 0001-01-01T00:00+05:00 has no UTC date, and would fail where it is shown
+        return moment.astimezone(UTC)
+    except OverflowError:  # before year 1 or after 9999 in UTC: the nearest one there is
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def expiry_warning(setting: str, sas: SasUrl, now: datetime) -> str | None:
