@@ -148,3 +148,18 @@ def post_alerts(client, crs_credentials):
         return client.post(CRS_URL, body, content_type="application/json", **headers, **extra)
 
     return post
+
+
+@pytest.fixture
+def login(client, django_user_model):
+    """Log the test client in as a new member of a role ("Loan officer", "Lending manager")."""
+    from django.contrib.auth.models import Group
+
+    def as_role(role: str):
+        name = role.split()[-1]
+        user = django_user_model.objects.create_user(name, f"{name}@lender.example", "x", is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        return user
+
+    return as_role

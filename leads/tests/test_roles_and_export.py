@@ -6,7 +6,6 @@ import json
 import uuid
 
 import pytest
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from leads import services
@@ -16,18 +15,6 @@ pytestmark = pytest.mark.django_db
 
 LEADS = reverse("admin:leads_lead_changelist")
 EXPORT = reverse("admin:leads_lead_export")
-
-
-@pytest.fixture
-def login(client, django_user_model):
-    def as_role(role: str):
-        user = django_user_model.objects.create_user(role.split()[-1], f"{role.split()[-1]}@lender.example", "x",
-                                                     is_staff=True)
-        user.groups.add(Group.objects.get(name=role))
-        client.force_login(user)
-        return user
-
-    return as_role
 
 
 def rows(response) -> list[dict]:
