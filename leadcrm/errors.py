@@ -37,11 +37,17 @@ def _json_or_html(status: int, code: str, detail: str, html_view):
     return view
 
 
+def _is_staff_in_admin(request) -> bool:
+    # Without `request.user` (refused before the authentication middleware ran) the admin's
+    # context cannot be built; who is not staff is not shown the admin's navigation.
+    in_admin = request.path.startswith(reverse("admin:index"))
+    return in_admin and hasattr(request, "user") and admin.site.has_permission(request)
+
+
 def _forbidden_page(request, exception=None):
     # Staff who lack one permission keep the admin around them (header, navigation, a way back
-    # Home) instead of a bare page. Without `request.user` (refused before the authentication
-    # middleware ran) the admin's context cannot be built.
-    if request.path.startswith(reverse("admin:index")) and hasattr(request, "user"):
+    # Home) instead of a bare page.
+    if _is_staff_in_admin(request):
         context = {**admin.site.each_context(request), "title": "Permission denied"}
         return render(request, "admin/403.html", context, status=403)
     return defaults.permission_denied(request, exception)

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
 from django.urls import reverse
@@ -197,3 +197,17 @@ def test_json_paths_keep_their_json_403(path):
 def test_other_paths_keep_djangos_plain_403(rf):
     response = errors.permission_denied(rf.get("/elsewhere/"), PermissionDenied())
     assert response.status_code == 403 and b"403 Forbidden" in response.content
+
+
+@pytest.mark.parametrize("user", ["none", "anonymous", "not staff"])
+def test_who_is_not_staff_gets_the_plain_403_on_admin_paths_too(rf, django_user_model, user):
+    request = rf.get(reverse("admin:leads_leaddelivery_changelist"))
+    if user == "anonymous":
+        request.user = AnonymousUser()
+    elif user == "not staff":
+        request.user = django_user_model.objects.create_user("customer")
+
+    response = errors.permission_denied(request, PermissionDenied())
+
+    assert response.status_code == 403 and b"403 Forbidden" in response.content
+    assert b"nav-sidebar" not in response.content
