@@ -1,6 +1,10 @@
-"""JSON errors — `{"error": code, "detail": sentence}` — on webhook, API and health paths."""
+"""JSON errors — `{"error": code, "detail": sentence}` — on webhook, API and health paths; the
+admin's own 403 page on admin paths."""
 
+from django.contrib import admin
 from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
 from django.views import defaults
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -33,10 +37,24 @@ def _json_or_html(status: int, code: str, detail: str, html_view):
     return view
 
 
+def _is_staff_in_admin(request) -> bool:
+    # Without `request.user` (refused before the authentication middleware ran) the admin's
+    # context cannot be built; who is not staff is not shown the admin's navigation.
+    in_admin = request.path.startswith(reverse("admin:index"))
+    return in_admin and hasattr(request, "user") and admin.site.has_permission(request)
+
+
+def _forbidden_page(request, exception=None):
+    # Staff who lack one permission keep the admin around them (header, navigation, a way back
+    # Home) instead of a bare page.
+    if _is_staff_in_admin(request):
+        context = {**admin.site.each_context(request), "title": "Permission denied"}
+        return render(request, "admin/403.html", context, status=403)
+    return defaults.permission_denied(request, exception)
+
+
 bad_request = _json_or_html(400, "bad_request", "The request could not be read.", defaults.bad_request)
-permission_denied = _json_or_html(
-    403, "forbidden", "You may not do this.", defaults.permission_denied
-)
+permission_denied = _json_or_html(403, "forbidden", "You may not do this.", _forbidden_page)
 page_not_found = _json_or_html(
     404, "not_found", "There is nothing at this address.", defaults.page_not_found
 )

@@ -288,11 +288,13 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         lead = get_object_or_404(Lead, pk=lead_id)
         if request.method != "POST" or not request.user.has_perm("leads.add_leadnote"):
             raise PermissionDenied
+        lead_page = reverse("admin:leads_lead_change", args=[lead.pk])
         try:
             services.add_note(lead, request.user, request.POST.get("text", ""))
         except ValueError as exc:
             self.message_user(request, str(exc), messages.WARNING)
-        return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]) + "#notes")
+            return HttpResponseRedirect(lead_page)  # the top, where messages show
+        return HttpResponseRedirect(lead_page + "#notes")
 
     def changelist_view(self, request, extra_context=None):
         extra = {"can_export": self.has_export_permission(request), **(extra_context or {})}

@@ -1,5 +1,6 @@
 """In a real browser (Debian's Chromium, driven by Playwright): a loan officer's day and the
-manager's dashboard. Screenshots go to screenshots/ (git-ignored) for a person to look at."""
+manager's dashboard, and every form and action of the two roles clicked, each checked in the
+database. Screenshots go to screenshots/ (git-ignored) for a person to look at."""
 
 import csv
 import io
@@ -9,12 +10,17 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.db import OperationalError, connection
+from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from alerts import services as alert_services
+from alerts.models import CRSUser, NotificationRule
 from leads import services
-from leads.models import Lead
+from leads.models import ExportLog, Lead, LeadDelivery, LeadNote
 from leads.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
@@ -172,3 +178,226 @@ def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
     expect(page.get_by_title(business)).to_have_count(1)
     expect(page.get_by_title(product)).to_have_count(2)
     expect(page.get_by_title(partner)).to_have_count(1)
+
+
+# --- Every form and action of the two roles, clicked -----------------------------------------
+
+
+def officer_or_manager(role: str):
+    return get_user_model().objects.get(username=role.split()[-1])  # as `logged_in` made them
+
+
+def run_action(page, action: str, *rows: str) -> None:
+    """Tick the list rows holding each text, pick the action by its label and press Go."""
+    for text in rows:
+        page.locator("#result_list tbody tr", has_text=text).locator("input.action-select").check()
+    page.select_option("select[name=action]", label=action)
+    page.get_by_role("button", name="Go").click()
+
+
+def downloaded_rows(download) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+
+
+@pytest.mark.parametrize("role", [LOAN_OFFICER, LENDING_MANAGER])
+def test_staff_add_a_note_on_the_lead_page_and_land_back_on_it(
+    logged_in, live_server, add_lead, role
+):
+    lead_id = add_lead(nameOfBusiness="Noted Bakery")
+    page = logged_in(role)
+    page.goto(f"{live_server.url}{reverse('admin:leads_lead_change', args=[lead_id])}")
+
+    page.get_by_label("New note").fill("Called, <b>left</b> a message.\nCalls back Monday.")
+    page.get_by_role("button", name="Add note").click()
+
+    page.wait_for_url(f"**/{lead_id}/change/#notes")
+    note_shown = page.locator("#notes .note")
+    expect(note_shown).to_have_count(1)
+    expect(note_shown).to_contain_text("Called, <b>left</b> a message.")
+    expect(note_shown).to_contain_text(role.split()[-1])
+    note = LeadNote.objects.get()
+    assert (str(note.lead_id), note.author) == (lead_id, officer_or_manager(role))
+    # As typed; a browser sends a textarea's line breaks as CRLF.
+    assert note.text.splitlines() == ["Called, <b>left</b> a message.", "Calls back Monday."]
+    page.screenshot(path=SHOTS / f"{role.split()[-1]}-note-added.png", full_page=True)
+
+    page.get_by_label("New note").fill("   ")  # passes `required`; the server refuses it
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator(".messagelist")).to_contain_text("A note needs some text.")
+    expect(page.locator(".messagelist")).to_be_in_viewport()  # not above a page scrolled to #notes
+    expect(note_shown).to_have_count(1)
+    assert LeadNote.objects.count() == 1
+
+
+def test_a_loan_officer_assigns_leads_to_themselves_and_unassigns_one(
+    logged_in, live_server, add_lead
+):
+    names = ["First", "Second", "Third"]
+    first, second, third = (uuid.UUID(add_lead(nameOfBusiness=f"{name} Bakery")) for name in names)
+    page = logged_in(LOAN_OFFICER)
+    officer = officer_or_manager(LOAN_OFFICER).pk
+    page.goto(f"{live_server.url}/admin/leads/lead/")
+
+    run_action(page, "Assign selected leads to me", "First Bakery", "Second Bakery")
+    expect(page.locator(".messagelist")).to_contain_text("Assigned 2 leads to you.")
+    assigned = dict(Lead.objects.values_list("pk", "assigned_officer"))
+    assert assigned == {first: officer, second: officer, third: None}
+    row = page.locator("#result_list tbody tr", has_text="First Bakery")
+    expect(row.locator("td.field-officer")).to_have_text("officer")
+
+    run_action(page, "Unassign selected leads", "First Bakery")
+    expect(page.locator(".messagelist")).to_contain_text("Unassigned 1 lead.")
+    assigned = dict(Lead.objects.values_list("pk", "assigned_officer"))
+    assert assigned == {first: None, second: officer, third: None}
+    expect(row.locator("td.field-officer")).to_have_text("-")
+
+
+def test_a_loan_officer_exports_selected_leads_and_then_the_whole_filtered_list(
+    logged_in, live_server, add_lead
+):
+    first = add_lead(nameOfBusiness="First Bakery", status="Reviewed")
+    second = add_lead(nameOfBusiness="Second Bakery", status="Reviewed")
+    third = add_lead(nameOfBusiness="Third Bakery", status="Funded")
+    page = logged_in(LOAN_OFFICER)
+    officer = officer_or_manager(LOAN_OFFICER)
+    page.goto(f"{live_server.url}/admin/leads/lead/")
+
+    with page.expect_download() as download:
+        run_action(page, "Export selected leads to CSV", "First Bakery", "Third Bakery")
+    assert sorted(row["id"] for row in downloaded_rows(download)) == sorted([first, third])
+    log = ExportLog.objects.get()
+    assert (log.user, log.source, log.rows) == (officer, ExportLog.Source.SELECTED, 2)
+
+    page.get_by_role("link", name="Reviewed", exact=True).click()
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export all 2 matching to CSV").click()
+    assert sorted(row["id"] for row in downloaded_rows(download)) == sorted([first, second])
+    log = ExportLog.objects.exclude(pk=log.pk).get()
+    assert (log.user, log.source, log.rows) == (officer, ExportLog.Source.LIST, 2)
+    assert log.filters == {"status__exact": "Reviewed"}
+
+
+def test_a_loan_officer_opening_a_page_they_may_not_see_gets_the_admins_403_page(
+    logged_in, live_server, add_lead
+):
+    delivery = LeadDelivery.objects.get(lead_id=add_lead(nameOfBusiness="Quiet Bakery"))
+    page = logged_in(LOAN_OFFICER)
+    forbidden = [
+        reverse("admin:leads_leaddelivery_changelist"),
+        reverse("admin:leads_leaddelivery_change", args=[delivery.pk]),
+        reverse("admin:alerts_notificationrule_changelist"),
+    ]
+    for url in forbidden:
+        response = page.goto(f"{live_server.url}{url}")
+
+        assert response.status == 403, url
+        expect(page.locator("#header")).to_contain_text("LeadCRM")
+        expect(page.locator("#nav-sidebar")).to_be_visible()
+        expect(page.locator("#nav-sidebar")).to_contain_text("Leads")
+        expect(page.locator("#nav-sidebar")).not_to_contain_text("Lead deliveries")
+        expect(page.locator(".breadcrumbs")).to_contain_text("Permission denied")
+        expect(page.locator("#permission-denied")).to_contain_text(
+            "You do not have permission to open this page; an administrator can grant it"
+        )
+        content = page.content()
+        assert "Quiet Bakery" not in content and delivery.body_sha256 not in content
+    page.screenshot(path=SHOTS / "officer-forbidden.png", full_page=True)
+
+    page.locator(".breadcrumbs").get_by_role("link", name="Home").click()
+    page.wait_for_url(f"{live_server.url}/admin/")
+
+
+def test_a_manager_reprocesses_a_failed_delivery_from_the_deliveries_list(
+    logged_in, live_server, sample_lead
+):
+    lead = {**sample_lead, "id": str(uuid.uuid4()), "nameOfBusiness": "Retried Bakery"}
+    table = Lead._meta.db_table
+
+    def refuse_new_leads(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("INSERT") and f'"{table}" ' in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    # Received for real; its processing, right after the commit, meets a database that refuses.
+    with connection.execute_wrapper(refuse_new_leads):
+        services.receive_lead(json.dumps(lead).encode())
+    delivery = LeadDelivery.objects.get(lead_id=lead["id"])
+    assert delivery.outcome == "failed" and "OperationalError" in delivery.error
+    assert not Lead.objects.filter(pk=lead["id"]).exists()
+    page = logged_in(LENDING_MANAGER)
+    page.goto(f"{live_server.url}/admin/leads/leaddelivery/")
+
+    run_action(page, "Reprocess selected deliveries", lead["id"])
+
+    expect(page.locator(".messagelist")).to_contain_text("Queued 1 lead for processing.")
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.error) == ("processed", "")
+    assert Lead.objects.get(pk=lead["id"]).name_of_business == "Retried Bakery"
+    row = page.locator("#result_list tbody tr", has_text="Retried Bakery")
+    expect(row.locator("td.field-outcome")).to_have_text("Processed")
+
+
+def test_a_manager_adds_a_notification_rule_and_changes_it(logged_in, live_server):
+    page = logged_in(LENDING_MANAGER)
+    before = set(NotificationRule.objects.values_list("pk", flat=True))
+    page.goto(f"{live_server.url}/admin/alerts/notificationrule/")
+    page.locator(".object-tools").get_by_role("link", name="Add notification rule").click()
+
+    page.select_option("#id_alert_type", "ACCALERT")
+    page.check("#id_notify_assigned_officer")
+    page.fill("#id_addresses", "desk@lender.example")
+    page.fill("#id_subject_template", "Alert: {{ type_label }}")
+    page.fill("#id_body_template", "{{ type_label }} for {{ user }}.")
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    rule = NotificationRule.objects.exclude(pk__in=before).get()
+    assert (rule.alert_type, rule.active, rule.notify_crs_user, rule.notify_assigned_officer) == (
+        "ACCALERT", True, False, True
+    )
+    assert (rule.addresses, rule.subject_template, rule.body_template) == (
+        "desk@lender.example", "Alert: {{ type_label }}", "{{ type_label }} for {{ user }}."
+    )
+
+    page.goto(f"{live_server.url}{reverse('admin:alerts_notificationrule_change', args=[rule.pk])}")
+    page.select_option("#id_alert_type", "SCOREREF")
+    page.uncheck("#id_active")
+    page.check("#id_notify_crs_user")
+    page.fill("#id_addresses", "desk@lender.example, risk@lender.example")
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    rule.refresh_from_db()
+    assert (rule.alert_type, rule.active, rule.notify_crs_user, rule.notify_assigned_officer) == (
+        "SCOREREF", False, True, True
+    )
+    assert rule.addresses == "desk@lender.example, risk@lender.example"
+    assert rule.subject_template == "Alert: {{ type_label }}"
+
+
+def test_a_manager_links_a_crs_user_to_a_lead_and_the_lead_page_lists_their_alerts(
+    logged_in, live_server, add_lead, sample_batch
+):
+    lead_id = add_lead(nameOfBusiness="Linked Bakery")
+    alert_services.receive_alerts(json.dumps(sample_batch).encode())
+    person = CRSUser.objects.get(pk=sample_batch[0]["user_id"])
+    page = logged_in(LENDING_MANAGER)
+    page.goto(f"{live_server.url}{reverse('admin:alerts_crsuser_change', args=[person.pk])}")
+
+    # The lead is picked from the lead list the magnifier opens, as staff do.
+    with page.expect_popup() as popup:
+        page.click("#lookup_id_lead")
+    popup.value.locator("#result_list tbody tr", has_text="Linked Bakery").locator("th a").click()
+    expect(page.locator("#id_lead")).to_have_value(lead_id)
+    page.get_by_role("button", name="Save", exact=True).click()
+
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    person.refresh_from_db()
+    assert str(person.lead_id) == lead_id
+    page.goto(f"{live_server.url}{reverse('admin:leads_lead_change', args=[lead_id])}")
+    alerts = page.locator(".field-credit_alerts")
+    expect(alerts).to_contain_text("Account alert (credit)")
+    expect(alerts).to_contain_text("Score refreshed")
+    expect(alerts).to_contain_text("from Equifax")
+    expect(alerts).not_to_contain_text("Account registration failed")  # another person's

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from leads import crf, services
 from leads.admin import LeadAdmin
-from leads.models import Lead, LeadDelivery
+from leads.models import Lead, LeadDelivery, LeadNote
 
 pytestmark = pytest.mark.django_db
 
@@ -193,6 +193,25 @@ def test_the_lead_page_has_no_save_button(admin_client, add_lead):
     page = admin_client.get(lead_change_url(add_lead())).text
 
     assert 'name="_save"' not in page
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("   \n ", "A note needs some text."),
+        ("Called\x00back", "A note cannot contain a NUL character."),
+    ],
+)
+def test_a_note_that_cannot_be_kept_is_refused_with_a_message_at_the_top_of_the_lead_page(
+    admin_client, add_lead, text, message
+):
+    lead_id = add_lead()
+
+    response = admin_client.post(reverse("admin:leads_lead_note", args=[lead_id]), {"text": text})
+
+    assert (response.status_code, response["Location"]) == (302, lead_change_url(lead_id))
+    assert message in admin_client.get(response["Location"]).text
+    assert not LeadNote.objects.exists()
 
 
 # --- Deliveries ------------------------------------------------------------------------------
