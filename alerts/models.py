@@ -1,5 +1,6 @@
 """CRS credit-alert notifications (seed 003), the batches they arrive in, and who hears of them."""
 
+import functools
 import uuid
 from datetime import UTC, datetime
 
@@ -214,9 +215,14 @@ class NotificationRule(models.Model):
     def template_problems(self) -> dict[str, str]:
         """Why each template would be refused now, by field: the form shows these, and the health
         check names rules saved before they were checked."""
-        samples = template_samples()
-        found = {name: template_problem(getattr(self, name), samples) for name in TEMPLATE_FIELDS}
+        found = {name: _template_problem(getattr(self, name)) for name in TEMPLATE_FIELDS}
         return {field: problem for field, problem in found.items() if problem}
+
+
+@functools.lru_cache(maxsize=256)
+def _template_problem(text: str) -> str | None:
+    # The samples never change: each text is tried once per process, not at every health check.
+    return template_problem(text, template_samples())
 
 
 class Notification(models.Model):

@@ -116,7 +116,7 @@ def _unknown_names(template: Template, context: dict) -> Iterator[str]:
     template ({% for %}, {% with %}, `as`) is the template's own; beyond a record's values (the
     `year` of `alert.time.year`) a plain value reaches nothing else, so the walk stops there."""
     bound = set(CONTEXT_BUILTINS) | {"forloop"}
-    for path in list(_walk(template.nodelist, bound)):  # the whole walk first: it fills `bound`
+    for path in _lookups(template.nodelist, bound):
         if path[0] in bound:
             continue
         value = context
@@ -129,28 +129,38 @@ def _unknown_names(template: Template, context: dict) -> Iterator[str]:
             value = value[bit]
 
 
-def _walk(obj, bound: set[str]) -> Iterator[tuple[str, ...]]:
-    """The lookups of every variable under `obj`, in tags' arguments and filters' arguments too;
-    adds to `bound` the names tags define."""
-    if isinstance(obj, Variable):
-        if obj.lookups:
-            yield obj.lookups
-    elif isinstance(obj, FilterExpression):
-        yield from _walk(obj.var, bound)
-        for _func, args in obj.filters:
-            yield from _walk([arg for lookup, arg in args if lookup], bound)
-    elif isinstance(obj, (Node, TokenBase)):  # a tag, or a part of an {% if %} condition
-        bound.update(getattr(obj, "loopvars", []))  # {% for %}
-        bound.update(getattr(obj, "extra_context", {}))  # {% with %}
-        if isinstance(obj, FilterNode):  # {% filter upper %} applies its filters to a "var"
-            bound.add("var")
-        for name in ("asvar", "var_name", "variable_name"):  # {% url … as x %}, {% regroup %}, …
-            if isinstance(getattr(obj, name, None), str):
-                bound.add(getattr(obj, name))
-        for value in vars(obj).values():
-            yield from _walk(value, bound)
-    elif isinstance(obj, (list, tuple)):  # a NodeList, {% if %} branches, filter arguments
-        for item in obj:
-            yield from _walk(item, bound)
-    elif isinstance(obj, dict):
-        yield from _walk(list(obj.values()), bound)
+def _lookups(nodelist, bound: set[str]) -> list[tuple[str, ...]]:
+    """The lookups of every variable in the template, in tags' and filters' arguments too; adds to
+    `bound` the names tags define. A stack, not recursion: nesting deep enough to compile must
+    not overflow here."""
+    found, stack, seen = [], [nodelist], set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:  # a node that refers back to another cannot loop the walk
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Variable):
+            if obj.lookups:
+                found.append(obj.lookups)
+        elif isinstance(obj, FilterExpression):
+            stack.append(obj.var)
+            stack.extend(arg for _func, args in obj.filters for lookup, arg in args if lookup)
+        elif isinstance(obj, (Node, TokenBase)):  # a tag, or a part of an {% if %} condition
+            bound.update(_names_defined(obj))
+            stack.extend(vars(obj).values())
+        elif isinstance(obj, (list, tuple)):  # a NodeList, {% if %} branches
+            stack.extend(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+    return found
+
+
+def _names_defined(node) -> set[str]:
+    names = set(getattr(node, "loopvars", []))  # {% for %}
+    names.update(getattr(node, "extra_context", {}))  # {% with %}
+    if isinstance(node, FilterNode):  # {% filter upper %} applies its filters to a "var"
+        names.add("var")
+    for attribute in ("asvar", "var_name", "variable_name"):  # {% url … as x %}, {% regroup %}, …
+        if isinstance(getattr(node, attribute, None), str):
+            names.add(getattr(node, attribute))
+    return names

@@ -175,6 +175,15 @@ def test_a_template_that_would_not_render_is_a_form_error(manager_client, templa
     assert form_errors(response)["body_template"] == [error]
 
 
+@pytest.mark.parametrize("depth", [300, 2000])
+def test_a_template_nested_too_deep_is_a_form_error_not_a_server_error(manager_client, depth):
+    body = "{% if user %}" * depth + "deep" + "{% endif %}" * depth
+
+    response = manager_client.post(RULE_ADD, rule_form(body_template=body))
+
+    assert "maximum recursion depth exceeded" in form_errors(response)["body_template"][0]
+
+
 def test_a_template_that_fails_for_an_alert_without_a_person_is_a_form_error(manager_client):
     # CRS sends alerts for users nobody linked: `lead` is then None, and a lookup in a filter's
     # argument raises instead of rendering empty.
