@@ -8,7 +8,11 @@ from django.utils.html import format_html
 
 from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uuid_or_none
 
-from .models import Alert, AlertDelivery, AlertType, CRSUser, Notification, NotificationRule
+from . import services
+from .models import (
+    TEMPLATE_FIELDS, Alert, AlertDelivery, AlertType, CRSUser, Notification, NotificationRule,
+    template_names,
+)
 
 
 
@@ -111,15 +115,32 @@ class CRSUserAdmin(admin.ModelAdmin):
 
 @admin.register(NotificationRule)
 class NotificationRuleAdmin(admin.ModelAdmin):
+    """Managers write the rules' templates; the model's clean() refuses what would not render."""
+
     list_display = ["alert_type", "active", "notify_crs_user", "notify_assigned_officer", "addresses"]
     list_filter = ["active"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in TEMPLATE_FIELDS:
+            field.help_text = f"{field.help_text} The names: {', '.join(template_names())}."
+        return field
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        again = services.render_again(obj) if change else 0
+        if again:
+            self.message_user(
+                request, f"Notifications about {again} alert(s) that this rule failed to render "
+                "are being made again from the rule as saved.",
+            )
 
 
 @admin.register(Notification)
 class NotificationAdmin(ViewOnly, admin.ModelAdmin):
-    list_display = ["id", "alert", "recipient", "status", "attempts", "sent_at", "error"]
-    list_filter = ["status"]
-    list_select_related = ["alert"]
+    list_display = ["id", "alert", "rule", "recipient", "status", "attempts", "sent_at", "error"]
+    list_filter = ["status"]  # "Template error": what a rule failed to render, waiting for its fix
+    list_select_related = ["alert", "rule"]
     search_fields = ["recipient"]
     paginator = EstimatedCountPaginator
     show_full_result_count = False

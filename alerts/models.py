@@ -1,9 +1,17 @@
 """CRS credit-alert notifications (seed 003), the batches they arrive in, and who hears of them."""
 
+import functools
+import uuid
+from datetime import UTC, datetime
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from leadcrm.deliveries import RawDelivery
+from leads.models import Lead
+
+from .templating import Record, available_names, template_problem
 
 
 class AlertType(models.TextChoices):
@@ -105,6 +113,67 @@ class Alert(models.Model):
         return f"{self.get_type_display() or 'Alert'} {self.id}"
 
 
+def notification_context(alert: Alert) -> dict:
+    """All that a notification rule's templates see, as plain values. No model instance: through
+    one, a template reaches the officer's account (password hash included), the lead's ownership
+    demographics and every row related to them."""
+    user = alert.user
+    lead = user.lead if user else None
+    type_label = alert.get_type_display() or alert.type
+    return {
+        "alert": Record(
+            str(alert), id=str(alert.id), type=alert.type, type_label=type_label, time=alert.time,
+            alert_date=alert.alert_date, alert_date_sent=alert.alert_date_sent,
+            alert_source=alert.alert_source, alert_id=alert.alert_id, error_code=alert.error_code,
+            error_msg=alert.error_msg,
+        ),
+        # Absent as before (None), so the starting rules' `{% if lead %}` reads the same.
+        "user": Record(str(user), name=user.name, email=user.email) if user else None,
+        "lead": _lead_record(lead) if lead else None,
+        "type_label": type_label,
+    }
+
+
+def _lead_record(lead: Lead) -> Record:
+    return Record(
+        str(lead), id=str(lead.id), name_of_business=lead.name_of_business,
+        first_name=lead.first_name, last_name=lead.last_name, status=lead.status,
+    )
+
+
+def template_samples() -> dict[str, dict]:
+    """Contexts a rule is tried on before it is saved: an alert with every value, and one with
+    none (no CRS user, so no lead; no dates), as CRS sends some."""
+    when = datetime(2026, 11, 21, 4, tzinfo=UTC)
+    lead = Lead(
+        id=uuid.UUID(int=1), name_of_business="Example Bakery LLC", first_name="Pat",
+        last_name="Example", status="Matched",
+    )
+    user = CRSUser(id=uuid.UUID(int=2), lead=lead, name="Pat Example", email="pat@example.com")
+    typical = Alert(
+        id=uuid.UUID(int=3), type=AlertType.ACCALERT, user=user, time=when, alert_date=when,
+        alert_date_sent="2026-11-21T04:00:00Z", alert_source="Equifax", alert_id="A-1001",
+        error_code="REG-104", error_msg="Unable to register user for credit data",
+    )
+    bare = Alert(id=uuid.UUID(int=4))
+    return {
+        "a typical alert": notification_context(typical),
+        "an alert with no CRS user, lead or dates": notification_context(bare),
+    }
+
+
+def template_names() -> list[str]:
+    """The names a rule's templates may use: `alert`, `alert.time`, …"""
+    return available_names(next(iter(template_samples().values())))
+
+
+TEMPLATE_FIELDS = ("subject_template", "body_template")
+TEMPLATE_HELP = (
+    "A Django template over plain values: alert, user, lead, type_label and their fields. "
+    "{% include %}, {% extends %}, {% load %} and {% debug %} are not available."
+)
+
+
 class NotificationRule(models.Model):
     """Who hears of an alert type, and with which words. Edited by managers in the admin."""
 
@@ -121,8 +190,7 @@ class NotificationRule(models.Model):
         max_length=1000, blank=True, help_text="More recipients, comma-separated."
     )
     subject_template = models.CharField(
-        max_length=255, default="Credit alert: {{ type_label }}",
-        help_text="Django template; context: alert, user, lead, type_label.",
+        max_length=255, default="Credit alert: {{ type_label }}", help_text=TEMPLATE_HELP,
     )
     body_template = models.TextField(
         default=(
@@ -130,7 +198,7 @@ class NotificationRule(models.Model):
             "Reported {{ alert.alert_date|default:alert.time }}"
             "{% if alert.alert_source %} by {{ alert.alert_source }}{% endif %}.\n"
         ),
-        help_text="Django template; context: alert, user, lead, type_label.",
+        help_text=TEMPLATE_HELP,
     )
 
     class Meta:
@@ -139,14 +207,34 @@ class NotificationRule(models.Model):
     def __str__(self) -> str:
         return f"{self.alert_type} rule"
 
+    def clean(self) -> None:
+        problems = self.template_problems()
+        if problems:
+            raise ValidationError(problems)
+
+    def template_problems(self) -> dict[str, str]:
+        """Why each template would be refused now, by field: the form shows these, and the health
+        check names rules saved before they were checked."""
+        found = {name: _template_problem(getattr(self, name)) for name in TEMPLATE_FIELDS}
+        return {field: problem for field, problem in found.items() if problem}
+
+
+@functools.lru_cache(maxsize=256)
+def _template_problem(text: str) -> str | None:
+    # The samples never change: each text is tried once per process, not at every health check.
+    return template_problem(text, template_samples())
+
 
 class Notification(models.Model):
     """One email about one alert to one recipient: attempts and outcome."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
+        SENDING = "sending"  # claimed by one sender at claimed_at: nobody else sends it meanwhile
         SENT = "sent"
-        FAILED = "failed"
+        FAILED = "failed"  # the mail server refused or did not answer: sent again by the sweep
+        # The rule's template failed on this alert: never sent, made again when the rule is saved.
+        TEMPLATE_ERROR = "template_error", "Template error"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
     rule = models.ForeignKey(NotificationRule, null=True, on_delete=models.SET_NULL)
@@ -157,12 +245,20 @@ class Notification(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
         constraints = [
             # A retried task finds the row it made, so nobody hears of an alert twice.
             models.UniqueConstraint(fields=["alert", "recipient"], name="notification_once_uniq"),
+        ]
+        indexes = [
+            # The health check and a fixed rule's second try: the few rows a template failed on.
+            models.Index(
+                fields=["rule"], condition=Q(status="template_error"),
+                name="notification_tpl_error_idx",
+            ),
         ]
 
 

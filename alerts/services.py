@@ -1,7 +1,6 @@
 """CRS alert intake, notifications and the silence watch: the domain work behind the webhook,
 the tasks, the admin and the commands."""
 
-import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -11,15 +10,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import DataError, IntegrityError, transaction
-from django.db.models import F
-from django.template import Context, Template
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from leadcrm.enqueue import enqueue_on_commit
 
-from . import crs, tasks
+from . import crs, tasks, templating
 from .models import (
     Alert, AlertDelivery, AlertType, CRSUser, Notification, NotificationRule, SilenceIncident,
+    notification_context,
 )
 
 log = logging.getLogger(__name__)
@@ -27,6 +26,8 @@ log = logging.getLogger(__name__)
 INSERT_BATCH = 2000  # rows per INSERT: 10,000 alerts are five statements
 TASK_CHUNK = 500  # alerts per notification task
 MAX_SEND_ATTEMPTS = 5
+# Rows a sender may try to claim (a SENDING one only once its claim is stale).
+CLAIMABLE = (Notification.Status.PENDING, Notification.Status.FAILED, Notification.Status.SENDING)
 SWEEP_GRACE = timedelta(minutes=2)
 
 
@@ -122,7 +123,8 @@ def queue_notifications(alert_ids: list) -> None:
 
 
 def notify(alert_ids: list) -> int:
-    """Send what the rules ask for about these alerts; safe to run twice. Returns emails sent."""
+    """Send what the rules ask for about these alerts; safe to run twice, and at the same time (the
+    task and the sweep): each email goes to whoever claims it first. Returns emails sent."""
     rules: dict[str, list[NotificationRule]] = {}
     for rule in NotificationRule.objects.filter(active=True):
         rules.setdefault(rule.alert_type, []).append(rule)
@@ -145,12 +147,13 @@ def notify(alert_ids: list) -> int:
 def _notify_one(alert: Alert, rules: list[NotificationRule], connection) -> int:
     sent, done = 0, True
     if alert.type != AlertType.TEST:  # TEST alerts are recorded and never notify anyone
+        context = notification_context(alert)
         for rule in rules:
             for recipient in _recipients(rule, alert):
-                note = _notification(alert, rule, recipient)
-                if note.status != Notification.Status.SENT and note.attempts < MAX_SEND_ATTEMPTS:
+                note = _notification(alert, rule, recipient, context)
+                if _claim(note):
                     sent += _send(note, connection)
-                done &= note.status == Notification.Status.SENT or note.attempts >= MAX_SEND_ATTEMPTS
+                done &= _finished(note)
     if done:
         Alert.objects.filter(pk=alert.pk, processed_at=None).update(processed_at=timezone.now())
     return sent
@@ -168,43 +171,89 @@ def _recipients(rule: NotificationRule, alert: Alert) -> list[str]:
     return list(dict.fromkeys(address.strip() for address in candidates if address.strip()))
 
 
-def _notification(alert: Alert, rule: NotificationRule, recipient: str) -> Notification:
-    context = Context(
-        {"alert": alert, "user": alert.user, "lead": alert.user.lead if alert.user else None,
-         "type_label": alert.get_type_display() or alert.type},
-        autoescape=False,  # plain-text email
-    )
-    subject = _template(rule.subject_template).render(context).strip().replace("\n", " ")[:255]
+def _notification(alert: Alert, rule: NotificationRule, recipient: str, context: dict):
     note, _ = Notification.objects.get_or_create(
-        alert=alert, recipient=recipient,
-        defaults={"rule": rule, "subject": subject, "body": _template(rule.body_template).render(context)},
+        alert=alert, recipient=recipient, defaults={"rule": rule, **_rendered(rule, context)}
     )
     return note
 
 
-@functools.lru_cache(maxsize=128)
-def _template(text: str) -> Template:
-    """Compiled once per text, not once per alert: a nightly batch uses a handful of rules."""
-    return Template(text)
+def _rendered(rule: NotificationRule, context: dict) -> dict:
+    """The email's words, or, when the rule's template fails on this alert (a filter raising on a
+    value, a rule saved before templates were checked), the error, kept on a row never sent."""
+    words = {}
+    for part, text in (("subject", rule.subject_template), ("body", rule.body_template)):
+        try:
+            words[part] = templating.render(text, context)
+        except Exception as exc:
+            log.warning("Notification rule %s failed to render: %s", rule.pk, type(exc).__name__)
+            error = f"The {part} template failed: {type(exc).__name__}: {exc}"[:2000]
+            return {"status": Notification.Status.TEMPLATE_ERROR, "error": error}
+    return {"subject": words["subject"].strip().replace("\n", " ")[:255], "body": words["body"]}
+
+
+def claim_timeout() -> timedelta:
+    """How long a claim holds. One send is a few socket operations, each bounded by EMAIL_TIMEOUT;
+    a claim older than several of them is a crashed worker's, and its email is sent again."""
+    return timedelta(seconds=max(60, 6 * (settings.EMAIL_TIMEOUT or 10)))
+
+
+def _claim(note: Notification) -> bool:
+    """Take the row for sending with one conditional UPDATE: of two senders that both read it
+    pending, only one updates it, so only one sends. The loser reads where the winner is."""
+    if note.status not in CLAIMABLE or note.attempts >= MAX_SEND_ATTEMPTS:
+        return False
+    now = timezone.now()
+    claimable = Q(status__in=[Notification.Status.PENDING, Notification.Status.FAILED]) | Q(
+        status=Notification.Status.SENDING, claimed_at__lt=now - claim_timeout()
+    )
+    won = Notification.objects.filter(claimable, pk=note.pk, attempts__lt=MAX_SEND_ATTEMPTS).update(
+        status=Notification.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if won:
+        note.status, note.attempts = Notification.Status.SENDING, note.attempts + 1
+    else:
+        note.refresh_from_db(fields=["status", "attempts"])
+    return bool(won)
+
+
+def _finished(note: Notification) -> bool:
+    """Nothing more to do for this row: sent, given up on, or waiting for its rule to be fixed.
+    A row another sender holds is not: its alert stays for the sweep."""
+    return note.status in (Notification.Status.SENT, Notification.Status.TEMPLATE_ERROR) or (
+        note.status != Notification.Status.SENDING and note.attempts >= MAX_SEND_ATTEMPTS
+    )
 
 
 def _send(note: Notification, connection) -> int:
-    """Send one email; the outcome is written to the row and kept on `note` for the caller."""
+    """Send one claimed email; the outcome goes to the row and is kept on `note` for the caller."""
     try:
         mail.EmailMessage(note.subject, note.body, to=[note.recipient], connection=connection).send()
     except Exception as exc:  # SMTP and socket errors alike: recorded, retried by the sweep
         log.warning("Notification %s to an alert recipient failed: %s", note.pk, type(exc).__name__)
         Notification.objects.filter(pk=note.pk).update(
-            status=Notification.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000],
-            attempts=F("attempts") + 1,
+            status=Notification.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
         )
-        note.status, note.attempts = Notification.Status.FAILED, note.attempts + 1
+        note.status = Notification.Status.FAILED
         return 0
     Notification.objects.filter(pk=note.pk).update(
-        status=Notification.Status.SENT, error="", sent_at=timezone.now(), attempts=F("attempts") + 1
+        status=Notification.Status.SENT, error="", sent_at=timezone.now()
     )
-    note.status, note.attempts = Notification.Status.SENT, note.attempts + 1
+    note.status = Notification.Status.SENT
     return 1
+
+
+def render_again(rule: NotificationRule) -> int:
+    """After a rule is fixed: the notifications its template failed on are made again, from the
+    rule as it is now, by the task queued here (and, should that be lost, the sweep). Returns how
+    many alerts are notified again."""
+    with transaction.atomic():
+        failed = Notification.objects.filter(rule=rule, status=Notification.Status.TEMPLATE_ERROR)
+        alert_ids = list(set(failed.values_list("alert_id", flat=True)))
+        failed.delete()
+        Alert.objects.filter(pk__in=alert_ids).update(processed_at=None)
+        queue_notifications(alert_ids)
+    return len(alert_ids)
 
 
 def alerts_due_for_notification(grace: timedelta = SWEEP_GRACE, limit: int = 50_000) -> list[uuid.UUID]:
@@ -230,11 +279,43 @@ def silent_since():
 
 
 def health_warnings() -> list[str]:
+    """For /healthz/: CRS gone quiet, and notification rules whose templates fail."""
     last = silent_since()
-    if last is None:
-        return []
+    silence = [_silence_warning(last)] if last else []
+    return [*silence, *_failed_render_warnings(), *_refused_rule_warnings()]
+
+
+def _silence_warning(last) -> str:
     hours = int((timezone.now() - last).total_seconds() // 3600)
-    return [f"No CRS batch for {hours} hours (the last arrived {last:%Y-%m-%d %H:%M} UTC)."]
+    return f"No CRS batch for {hours} hours (the last arrived {last:%Y-%m-%d %H:%M} UTC)."
+
+
+def _failed_render_warnings() -> list[str]:
+    """Rules whose template failed on real alerts: those notifications wait for the fix."""
+    # A deleted rule's failures are left in the admin: there is nothing to fix.
+    failed = Notification.objects.filter(
+        status=Notification.Status.TEMPLATE_ERROR, rule__isnull=False
+    )
+    counts = failed.values("rule").annotate(count=Count("id"), newest=Max("id")).order_by("rule")
+    errors = dict(failed.filter(pk__in=[c["newest"] for c in counts]).values_list("rule", "error"))
+    rules = NotificationRule.objects.in_bulk([c["rule"] for c in counts])
+    return [
+        f"Notification rule {c['rule']} ({rules[c['rule']]}) failed to render {c['count']} "
+        f"notification(s), not sent: {errors[c['rule']]}. Fix its template in the admin; saving "
+        "the rule sends them."
+        for c in counts
+    ]
+
+
+def _refused_rule_warnings() -> list[str]:
+    """Active rules saved before templates were checked (or written around the admin) that the
+    form would refuse now: a name they may not use renders empty, a syntax error fails them."""
+    return [
+        f"Notification rule {rule.pk} ({rule}): its {field.replace('_', ' ')} would be refused "
+        f"now. {problem}"
+        for rule in NotificationRule.objects.filter(active=True).order_by("pk")
+        for field, problem in rule.template_problems().items()
+    ]
 
 
 def watch_silence() -> bool:
@@ -248,7 +329,7 @@ def watch_silence() -> bool:
             SilenceIncident.objects.create(last_batch_at=last, recipients=", ".join(recipients))
             mail.send_mail(
                 "LeadCRM: no CRS batch since " + f"{last:%Y-%m-%d %H:%M} UTC",
-                health_warnings()[0] + "\nCRS sends credit alerts nightly: check the CRS host "
+                _silence_warning(last) + "\nCRS sends credit alerts nightly: check the CRS host "
                 "configuration and the webhook credentials.",
                 None, recipients,
             )

@@ -1,4 +1,5 @@
-"""The alerts in the workspace: labels, filters, search, read-only, raw batches for managers only."""
+"""The alerts in the workspace: labels, filters, search, read-only, raw batches for managers only,
+and notification rules whose templates are checked when a manager saves them."""
 
 import json
 import uuid
@@ -9,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts import services
-from alerts.models import Alert, AlertDelivery, CRSUser
+from alerts.models import Alert, AlertDelivery, CRSUser, Notification, NotificationRule
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +105,131 @@ def test_staff_link_a_crs_user_to_a_lead_and_the_lead_page_lists_their_alerts(ad
 
     page = admin_client.get(reverse("admin:leads_lead_change", args=[lead_id])).text
     assert "Account alert (credit)" in page and "Score refreshed" in page and "from Equifax" in page
+
+
+# --- Notification rules: a template is checked when it is saved ---------------------------------
+
+RULE_ADD = reverse("admin:alerts_notificationrule_add")
+
+
+def rule_form(**fields) -> dict:
+    return {
+        "alert_type": "ACCALERT", "active": "on", "notify_assigned_officer": "on", "addresses": "",
+        "subject_template": "Credit alert: {{ type_label }}", "body_template": "{{ user }}",
+        **fields,
+    }
+
+
+def form_errors(response) -> dict:
+    assert response.status_code == 200, "the form was accepted"
+    return response.context["adminform"].form.errors
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["lead.assigned_officer.password", "lead.ownership_demographic_types", "alert.delivery.body",
+     "user.lead.assigned_officer.email"],
+)
+def test_a_manager_is_refused_a_template_naming_what_rules_cannot_see(manager_client, expression):
+    response = manager_client.post(RULE_ADD, rule_form(body_template=f"Hi {{{{ {expression} }}}}"))
+
+    [error] = form_errors(response)["body_template"]
+    assert error.startswith(f"Notification templates cannot use {expression}. Available: alert, ")
+    assert "lead.name_of_business" in error and "user.email" in error
+    assert not NotificationRule.objects.filter(body_template__contains=expression).exists()
+
+
+def test_the_subject_is_checked_too_when_a_rule_is_changed(manager_client):
+    rule = NotificationRule.objects.get(alert_type="ACCALERT")
+    change = reverse("admin:alerts_notificationrule_change", args=[rule.pk])
+
+    form = rule_form(subject_template="{{ lead.assigned_officer }}")
+
+    response = manager_client.post(change, form)
+
+    assert "cannot use lead.assigned_officer." in form_errors(response)["subject_template"][0]
+    rule.refresh_from_db()
+    assert rule.subject_template == "Credit alert: {{ type_label }}"
+
+
+SYNTAX = "Template syntax error:"
+NOT_ALLOWED = "tag is not allowed in notification templates."
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        ("{% if %}yes{% endif %}", f"{SYNTAX} Unexpected end of expression in if tag."),
+        ("{{ user|nosuchfilter }}", f"{SYNTAX} Invalid filter: 'nosuchfilter'"),
+        ("{% if user %}open", f"{SYNTAX} Unclosed tag on line 1: 'if'. Looking for one of: "
+         "elif, else, endif."),
+        ("{% debug %}", f"The {{% debug %}} {NOT_ALLOWED}"),
+        ("{% include 'admin/base.html' %}", f"The {{% include %}} {NOT_ALLOWED}"),
+        ("{% extends 'admin/base.html' %}", f"The {{% extends %}} {NOT_ALLOWED}"),
+        ("{% load static %}", f"The {{% load %}} {NOT_ALLOWED}"),
+    ],
+)
+def test_a_template_that_would_not_render_is_a_form_error(manager_client, template, error):
+    response = manager_client.post(RULE_ADD, rule_form(body_template=template))
+
+    assert form_errors(response)["body_template"] == [error]
+
+
+@pytest.mark.parametrize("depth", [300, 2000])
+def test_a_template_nested_too_deep_is_a_form_error_not_a_server_error(manager_client, depth):
+    body = "{% if user %}" * depth + "deep" + "{% endif %}" * depth
+
+    response = manager_client.post(RULE_ADD, rule_form(body_template=body))
+
+    assert "maximum recursion depth exceeded" in form_errors(response)["body_template"][0]
+
+
+def test_a_template_that_fails_for_an_alert_without_a_person_is_a_form_error(manager_client):
+    # CRS sends alerts for users nobody linked: `lead` is then None, and a lookup in a filter's
+    # argument raises instead of rendering empty.
+    body = "{{ alert.error_msg|default:lead.first_name }}"
+
+    response = manager_client.post(RULE_ADD, rule_form(body_template=body))
+
+    [error] = form_errors(response)["body_template"]
+    assert error.startswith("This template fails for an alert with no CRS user, lead or dates:")
+
+
+def test_a_manager_saves_a_rule_using_the_names_and_tags_templates_have(manager_client):
+    body = (
+        "{% for word in lead.name_of_business.split %}{{ forloop.counter }}:{{ word|upper }} "
+        "{% endfor %}{% with day=alert.time|date:'Y-m-d' %}{{ day }}{% endwith %} "
+        "{% filter lower %}{{ user.email|default:'-' }}{% endfilter %}"
+    )
+
+    response = manager_client.post(RULE_ADD, rule_form(body_template=body, alert_type="IDFAIL"))
+
+    assert response.status_code == 302
+    assert NotificationRule.objects.filter(alert_type="IDFAIL", body_template=body).exists()
+
+
+def test_the_rule_form_lists_the_names_templates_may_use(manager_client):
+    page = manager_client.get(RULE_ADD).text
+
+    assert "The names: alert, alert.id, alert.type" in page and "lead.status, type_label." in page
+
+
+def test_template_errors_are_listed_and_filtered_in_the_notification_admin(
+    manager_client, linked_person
+):
+    NotificationRule.objects.filter(alert_type="ACCALERT").update(
+        body_template="{{ alert.error_code|divisibleby:2 }}"
+    )
+    item = {"id": str(uuid.uuid4()), "type": "ACCALERT", "user_id": str(linked_person.id),
+            "error_code": "REG-104"}
+    services.receive_alerts(json.dumps([item]).encode())
+    services.notify([item["id"]])
+    Notification.objects.create(alert_id=item["id"], recipient="x@example.com", subject="", body="")
+    notifications = reverse("admin:alerts_notification_changelist")
+
+    response = manager_client.get(notifications, {"status__exact": "template_error"})
+
+    listed = {n.recipient for n in response.context["cl"].result_list}
+    assert listed == {"bob@somecompany.com", "officer@lender.example"}
+    assert "Template error" in response.text
+    assert "ValueError: invalid literal for int()" in response.text
