@@ -53,7 +53,15 @@ def _forbidden_page(request, exception=None):
     return defaults.permission_denied(request, exception)
 
 
-bad_request = _json_or_html(400, "bad_request", "The request could not be read.", defaults.bad_request)
+def _bad_request_page(request, exception=None):
+    # Mostly a list address with a lookup its filters do not offer (leads.admin lookup_allowed).
+    if _is_staff_in_admin(request):
+        context = {**admin.site.each_context(request), "title": "This address cannot be shown"}
+        return render(request, "admin/400.html", context, status=400)
+    return defaults.bad_request(request, exception)
+
+
+bad_request = _json_or_html(400, "bad_request", "The request could not be read.", _bad_request_page)
 permission_denied = _json_or_html(403, "forbidden", "You may not do this.", _forbidden_page)
 page_not_found = _json_or_html(
     404, "not_found", "There is nothing at this address.", defaults.page_not_found
