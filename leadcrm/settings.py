@@ -3,6 +3,7 @@
 Every variable is listed in `.env.example`. Bad values fail at start-up, not on the first request.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "axes",
     "leads",
     "alerts",
 ]
@@ -60,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers a locked-out login
 ]
 
 ROOT_URLCONF = "leadcrm.urls"
@@ -100,6 +103,28 @@ else:
 # failure roll it back.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Admin logins: repeated failures lock the username out from that address (django-axes) ------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: it refuses a locked-out login before a check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+# A lockout ends by itself after this, or at once with `manage.py axes_reset_username NAME`.
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+# Per username and address together: an attacker elsewhere cannot lock an officer out, and one
+# address cannot try a thousand usernames five times each without locking each of them.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# Behind proxies that append the client's address to X-Forwarded-For, how many there are; 0 takes
+# the connection's own address. Set it only when every request comes through them: the header is
+# whatever a client sends otherwise.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+if TRUSTED_PROXIES:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXIES
+    AXES_IPWARE_PROXY_ORDER = "right-most"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -240,6 +265,9 @@ LOGGING = {
         # Azure SDK: two lines per request at INFO. urllib3 logs request URLs (SAS included)
         # at DEBUG.
         "azure": {"level": "WARNING"},
+        # A failed or locked-out admin login is a WARNING (username masked); its start-up banner
+        # is noise.
+        "axes": {"level": "WARNING"},
         "urllib3": {"level": "INFO"},
     },
 }

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
@@ -401,3 +402,30 @@ def test_a_manager_links_a_crs_user_to_a_lead_and_the_lead_page_lists_their_aler
     expect(alerts).to_contain_text("Score refreshed")
     expect(alerts).to_contain_text("from Equifax")
     expect(alerts).not_to_contain_text("Account registration failed")  # another person's
+
+
+def test_repeated_wrong_passwords_lock_the_login_until_an_administrator_unlocks_it(
+    browser, live_server, django_user_model, settings
+):
+    django_user_model.objects.create_user("forgetful", password=PASSWORD, is_staff=True)
+    page = browser.new_page()
+
+    def log_in(password: str) -> None:
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "forgetful")
+        page.fill("#id_password", password)
+        page.click("input[type=submit]")
+
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        log_in("wrong-password")
+        expect(page.locator(".errornote")).to_be_visible()  # the form again, saying why
+    log_in("wrong-password")
+    expect(page.locator("#locked-out")).to_contain_text("Too many failed logins for forgetful")
+    log_in(PASSWORD)
+    expect(page.locator("#locked-out")).to_be_visible()  # the right password too, while locked
+    page.screenshot(path=SHOTS / "login-locked-out.png", full_page=True)
+
+    call_command("axes_reset_username", "forgetful")
+    log_in(PASSWORD)
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.close()
