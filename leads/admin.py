@@ -138,7 +138,8 @@ class DataProblemsFilter(PresenceFilter):
         # A problem about a sensitive field selects its leads only for who may see it
         # (lead_problems_idx or lead_restricted_idx).
         if firewall.may_see(request.user):
-            return self.present | (~Q(restricted={}) & Q(restricted__has_key=firewall.RESTRICTED_PROBLEMS))
+            about_sensitive = ~Q(restricted={}) & Q(restricted__has_key=firewall.RESTRICTED_PROBLEMS)
+            return self.present | about_sensitive
         return self.present
 
 

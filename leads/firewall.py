@@ -65,12 +65,3 @@ def split(problems: list[dict], extra: dict) -> dict[str, Any]:
         "restricted": restricted,
     }
 
-
-def problems_for(user, lead) -> list[dict]:
-    restricted = lead.restricted.get(RESTRICTED_PROBLEMS, []) if may_see(user) else []
-    return [*lead.data_problems, *restricted]
-
-
-def extra_for(user, lead) -> dict:
-    restricted = lead.restricted.get(RESTRICTED_EXTRA, {}) if may_see(user) else {}
-    return {**lead.extra, **restricted}
