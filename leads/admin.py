@@ -28,7 +28,7 @@ from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uui
 from . import crf, export, firewall, pull, services
 from .choices import FRAUD_BANDS, STATUS_COLOURS, WITHHELD_FROM, DeliveryOutcome
 from .models import (
-    LEAD_SEARCH_FIELDS, ExportLog, Lead, LeadDelivery, LeadNote, LeadSearchText, Partner, Product,
+    ANY_PROBLEMS, LEAD_SEARCH_FIELDS, ExportLog, Lead, LeadDelivery, LeadNote, LeadSearchText, Partner, Product,
     ProductSet, PulledBlob, PullRun, StatusChange,
 )
 
@@ -135,12 +135,9 @@ class DataProblemsFilter(PresenceFilter):
     labels = ("Has data problems", "No problems")
 
     def presence(self, request):
-        # A problem about a sensitive field selects its leads only for who may see it
-        # (lead_problems_idx or lead_restricted_idx).
-        if firewall.may_see(request.user):
-            about_sensitive = ~Q(restricted={}) & Q(restricted__has_key=firewall.RESTRICTED_PROBLEMS)
-            return self.present | about_sensitive
-        return self.present
+        # A problem about a sensitive field selects its lead only for who may see it
+        # (lead_any_problems_idx; lead_problems_idx for everyone else).
+        return ANY_PROBLEMS if firewall.may_see(request.user) else self.present
 
 
 class BusinessStateFilter(admin.SimpleListFilter):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from leadcrm.deliveries import RawDelivery
 
-from . import choices
+from . import choices, firewall
 
 # The header a pulled queue message's id is kept in (leads.pull): unique per queue message.
 QUEUE_MESSAGE_ID = "azure-message-id"
@@ -84,6 +84,10 @@ class ProductSet(CRFKeyed):
     class Meta:
         ordering = ["name"]
 
+
+# A lead with data problems, those about a sensitive field included (leads.firewall): the "Has
+# data problems" filter for who may see them, served by lead_any_problems_idx.
+ANY_PROBLEMS = ~Q(data_problems=[]) | Q(restricted__has_key=firewall.RESTRICTED_PROBLEMS)
 
 # What the lead list's search reads, as one text: one trigram index (migration 0008) serves
 # every word of a search, where an index per field took five scans a word.
@@ -238,9 +242,9 @@ class Lead(models.Model):
             models.Index(
                 fields=["-date_created"], condition=~Q(data_problems=[]), name="lead_problems_idx"
             ),
-            # … and, for who may see them, the leads with problems about a sensitive field.
+            # … and, for who may see them, with problems about a sensitive field too.
             models.Index(
-                fields=["-date_created"], condition=~Q(restricted={}), name="lead_restricted_idx"
+                fields=["-date_created"], condition=ANY_PROBLEMS, name="lead_any_problems_idx"
             ),
         ]
 

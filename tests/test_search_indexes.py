@@ -81,3 +81,16 @@ def test_the_business_state_choices_skip_through_their_index(add_lead):
         cursor.execute("EXPLAIN " + BusinessStateFilter.STATES_SQL)
         explained = "\n".join(row[0] for row in cursor.fetchall())
     assert "lead_addr_state_created_idx" in explained and "Seq Scan" not in explained, explained
+
+
+@pytest.mark.parametrize("role", ["Loan officer", "Lending manager"])
+def test_the_data_problems_filter_is_served_by_its_partial_indexes(login, role):
+    from leads.admin import DataProblemsFilter
+
+    request = RequestFactory().get("/admin/leads/lead/", {"problems": "yes"})
+    request.user = login(role)
+    condition = DataProblemsFilter(request, {"problems": ["yes"]}, Lead, None).presence(request)
+
+    explained = plan(Lead.objects.filter(condition).order_by("-date_created")[:100])
+    index = "lead_any_problems_idx" if role == "Lending manager" else "lead_problems_idx"
+    assert index in explained and "Seq Scan" not in explained, explained

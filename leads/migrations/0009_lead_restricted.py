@@ -55,8 +55,11 @@ class Migration(migrations.Migration):
             field=models.JSONField(blank=True, default=dict, editable=False),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('restricted', {}), _negated=True), fields=['-date_created'], name='lead_restricted_idx'),
+            model_name="lead",
+            index=models.Index(
+                condition=~Q(data_problems=[]) | Q(restricted__has_key="problems"),
+                fields=["-date_created"], name="lead_any_problems_idx",
+            ),
         ),
         migrations.RunPython(move_sensitive_apart, migrations.RunPython.noop),
     ]
