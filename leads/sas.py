@@ -227,4 +227,5 @@ class RedactingReporterFilter(SafeExceptionReporterFilter):
 
     def cleanse_setting(self, key, value):
         value = super().cleanse_setting(key, value)
-        return redact(value) if isinstance(value, str) else value
+        # str(): some settings are lazy strings (django-axes'), which re cannot read.
+        return redact(str(value)) if isinstance(value, str) else value
