@@ -71,7 +71,8 @@ class serve:
     def __enter__(self) -> str:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "leadcrm.wsgi", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", "2", "--threads", "4", "--log-level", "warning"],
+             "--workers", "2", "--threads", "4", "--log-level", "warning",
+             "--access-logfile", "/dev/null"],  # gunicorn.conf.py logs each request otherwise
             cwd=ROOT, env=self.env,
         )
         return f"http://127.0.0.1:{self.port}"
