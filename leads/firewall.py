@@ -64,4 +64,3 @@ def split(problems: list[dict], extra: dict) -> dict[str, Any]:
         "extra": {key: value for key, value in extra.items() if key not in restricted_extra},
         "restricted": restricted,
     }
-

@@ -16,11 +16,16 @@ TOKENS = st.sampled_from(
 ).map(Token)
 TEXT = st.text(st.characters(codec=None, categories=None), max_size=12)  # surrogates, NUL too
 SCALARS = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | TEXT | TOKENS
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXT
+    | TOKENS
 )
 VALUES = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
     max_leaves=20,
 )
 DEEP = st.integers(min_value=30, max_value=400).map(lambda depth: Token("[" * depth + "]" * depth))

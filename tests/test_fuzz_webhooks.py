@@ -29,7 +29,9 @@ SECRET = "fuzz-secret"
 CRS_USER, CRS_PASSWORD = "crs-fuzz", "fuzz-password"
 BASIC = "Basic " + base64.b64encode(f"{CRS_USER}:{CRS_PASSWORD}".encode()).decode()
 FUZZ = settings(
-    max_examples=120, deadline=None, database=None,
+    max_examples=120,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 LEAD = json.loads(Path(SAMPLE_LEAD).read_text())
@@ -39,8 +41,10 @@ BATCH = json.loads(Path(SAMPLE_BATCH).read_text())
 @pytest.fixture(scope="module")
 def server(service_env):
     env = {
-        **service_env, "CRF_WEBHOOK_SECRET": SECRET,
-        "CRS_WEBHOOK_USERNAME": CRS_USER, "CRS_WEBHOOK_PASSWORD": CRS_PASSWORD,
+        **service_env,
+        "CRF_WEBHOOK_SECRET": SECRET,
+        "CRS_WEBHOOK_USERNAME": CRS_USER,
+        "CRS_WEBHOOK_PASSWORD": CRS_PASSWORD,
     }
     with gunicorn(env, "--access-logfile", "/dev/null") as url:
         yield urlsplit(url).port
@@ -49,8 +53,9 @@ def server(service_env):
 def send(port: int, path: str, body: bytes, headers: dict, chunked: bool) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     if chunked:
-        connection.request("POST", path, body=iter([body[:7], body[7:]]), headers=headers,
-                           encode_chunked=True)
+        connection.request(
+            "POST", path, body=iter([body[:7], body[7:]]), headers=headers, encode_chunked=True
+        )
     else:
         connection.request("POST", path, body=body, headers=headers)
     response = connection.getresponse()
@@ -70,7 +75,9 @@ ODD = VALUES | DEEP | SCALARS
 
 def _mutated(document: dict, paths: list[tuple[str, ...]]):
     """The document with one to four of its fields (or new keys) set to generated values."""
-    where = st.sampled_from(paths) | st.tuples(TEXT) | st.tuples(st.sampled_from(list(document)), TEXT)
+    where = (
+        st.sampled_from(paths) | st.tuples(TEXT) | st.tuples(st.sampled_from(list(document)), TEXT)
+    )
     return st.lists(st.tuples(where, ODD), min_size=1, max_size=4).map(
         lambda changes: _apply(document, changes)
     )
@@ -99,8 +106,11 @@ def _paths(document: dict) -> list[tuple[str, ...]]:
 # then its id or status odd, or a body that is no lead at all.
 LEAD_PATHS = [path for path in _paths(LEAD) if path not in {("id",), ("status",)}]
 LEADS = st.one_of(
-    st.builds(lambda lead, lead_id: {**lead, "id": lead_id}, _mutated(LEAD, LEAD_PATHS),
-              st.uuids().map(str)),
+    st.builds(
+        lambda lead, lead_id: {**lead, "id": lead_id},
+        _mutated(LEAD, LEAD_PATHS),
+        st.uuids().map(str),
+    ),
     _mutated(LEAD, [("id",), ("status",)]),
     VALUES,
 )
@@ -108,7 +118,9 @@ LEADS = st.one_of(
 
 @FUZZ
 @given(lead=LEADS, chunked=st.booleans())
-def test_no_lead_body_gives_a_5xx_and_every_202_ends_processed(server, celery_worker, lead, chunked):
+def test_no_lead_body_gives_a_5xx_and_every_202_ends_processed(
+    server, celery_worker, lead, chunked
+):
     status, answer = send(server, CRF_URL, body_of(lead), {"X-Api-Key": SECRET}, chunked)
 
     assert_json_error(status, answer)
@@ -121,8 +133,11 @@ def test_no_lead_body_gives_a_5xx_and_every_202_ends_processed(server, celery_wo
 
 ITEM_PATHS = _paths(BATCH[0])
 ITEMS = st.one_of(
-    st.builds(lambda item, item_id: {**item, "id": item_id}, _mutated(BATCH[0], ITEM_PATHS),
-              st.uuids().map(str)),
+    st.builds(
+        lambda item, item_id: {**item, "id": item_id},
+        _mutated(BATCH[0], ITEM_PATHS),
+        st.uuids().map(str),
+    ),
     _mutated(BATCH[0], [("id",)]),
     SCALARS,
 )
@@ -155,9 +170,13 @@ def test_no_batch_gives_a_5xx_and_every_true_is_committed_once(server, batch, ch
     ),
     scheme=st.sampled_from(["Basic ", "Bearer ", ""]),
 )
-def test_whatever_bytes_the_credentials_hold_they_are_a_401_never_a_5xx(server, path, credential, scheme):
-    headers = {"Authorization": (scheme + credential).encode("latin-1"),
-               "X-Api-Key": credential.encode("latin-1")}
+def test_whatever_bytes_the_credentials_hold_they_are_a_401_never_a_5xx(
+    server, path, credential, scheme
+):
+    headers = {
+        "Authorization": (scheme + credential).encode("latin-1"),
+        "X-Api-Key": credential.encode("latin-1"),
+    }
     status, answer = send(server, path, b"[]", headers, chunked=False)
 
     assert status == 401, answer

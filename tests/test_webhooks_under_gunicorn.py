@@ -29,11 +29,15 @@ def server(request, service_env):
     """gunicorn as production runs it (sync workers), and with threads, whose connections are
     kept alive between requests."""
     env = {
-        **service_env, "CRF_WEBHOOK_SECRET": SECRET,
-        "CRS_WEBHOOK_USERNAME": CRS_USER, "CRS_WEBHOOK_PASSWORD": CRS_PASSWORD,
+        **service_env,
+        "CRF_WEBHOOK_SECRET": SECRET,
+        "CRS_WEBHOOK_USERNAME": CRS_USER,
+        "CRS_WEBHOOK_PASSWORD": CRS_PASSWORD,
     }
     threads = ["--threads", "4"] if request.param == "gthread" else []  # >1 would make sync gthread
-    with gunicorn(env, "--worker-class", request.param, *threads, "--access-logfile", "/dev/null") as url:
+    with gunicorn(
+        env, "--worker-class", request.param, *threads, "--access-logfile", "/dev/null"
+    ) as url:
         yield urlsplit(url).port
 
 
@@ -145,4 +149,6 @@ def test_no_header_that_may_carry_a_credential_is_stored_on_either_endpoint(
         for value in [*credentials.values(), SECRET, BASIC]:
             assert value not in stored
         assert "Transfer-Encoding" in delivery.headers
-    wait_until(lambda: LeadDelivery.objects.filter(outcome="processed").exists())  # before the flush
+    wait_until(
+        lambda: LeadDelivery.objects.filter(outcome="processed").exists()
+    )  # before the flush

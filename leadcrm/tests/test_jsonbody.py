@@ -19,7 +19,7 @@ def load(text: str | bytes, **kwargs):
     "token", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "9" * 400, "-" + "9" * 5000]
 )
 def test_a_number_nothing_can_hold_is_emptied_and_reported(token):
-    data, changes = load('{"a": {"b": [1, %s]}}' % token)
+    data, changes = load(f'{{"a": {{"b": [1, {token}]}}}}')
 
     assert data == {"a": {"b": [1, None]}}
     assert [change.field for change in changes] == ["a.b[1]"]
@@ -29,15 +29,26 @@ def test_a_number_nothing_can_hold_is_emptied_and_reported(token):
 def test_numbers_a_double_holds_stay_as_they_came():
     data, changes = load('{"big": 1e308, "int": %s, "tiny": 1e-400, "x": 0.1}' % ("9" * 300))
 
-    assert (data["big"], data["int"], data["tiny"], data["x"], changes) == (1e308, int("9" * 300), 0.0, 0.1, [])
+    assert (data["big"], data["int"], data["tiny"], data["x"], changes) == (
+        1e308,
+        int("9" * 300),
+        0.0,
+        0.1,
+        [],
+    )
 
 
 @pytest.mark.parametrize(
     "escaped, field",
-    [('"a\\u0000b"', "k"), ('"a\\ud800b"', "k"), ('"\\udfff\\u0000"', "k"), ('["x\\udbff"]', "k[0]")],
+    [
+        ('"a\\u0000b"', "k"),
+        ('"a\\ud800b"', "k"),
+        ('"\\udfff\\u0000"', "k"),
+        ('["x\\udbff"]', "k[0]"),
+    ],
 )
 def test_nul_characters_and_lone_surrogates_are_removed_from_text(escaped, field):
-    data, changes = load('{"k": %s}' % escaped)
+    data, changes = load(f'{{"k": {escaped}}}')
 
     text = json.dumps(data, ensure_ascii=False)
     text.encode("utf-8")  # no lone surrogate left to fail the encoding

@@ -43,9 +43,12 @@ def leads(add_lead):
     """A Veteran-owned lead, with demographics in every odd place CRF could put them, and one
     without."""
     veteran = add_lead(
-        nameOfBusiness="Sourdough Bakery", ownershipDemographicTypes=["Veteran"],
+        nameOfBusiness="Sourdough Bakery",
+        ownershipDemographicTypes=["Veteran"],
         businessAddress={"line1": "1 Main St", "ownershipDemographicTypes": ["Veteran"]},
-        demographicsNote="Veteran-owned", ownerTypes=["Black/African-American"], howSold="Web",
+        demographicsNote="Veteran-owned",
+        ownerTypes=["Black/African-American"],
+        howSold="Web",
     )
     odd = add_lead(nameOfBusiness="Odd Sender", ownershipDemographicTypes="Veteran", howSold="Web")
     unknown = add_lead(
@@ -57,7 +60,9 @@ def leads(add_lead):
 
 @pytest.mark.parametrize("params", DEMOGRAPHIC_LOOKUPS, ids=lambda p: "&".join(p))
 @pytest.mark.parametrize("role", ["Loan officer", "Lending manager"])
-def test_no_query_string_lookup_outside_the_list_filters_is_allowed(client, login, leads, role, params):
+def test_no_query_string_lookup_outside_the_list_filters_is_allowed(
+    client, login, leads, role, params
+):
     login(role)
 
     for url in (LEADS, EXPORT):
@@ -70,7 +75,7 @@ def test_no_query_string_lookup_outside_the_list_filters_is_allowed(client, logi
 def test_every_filter_link_the_list_offers_still_works(client, login, leads):
     login("Loan officer")
     page = client.get(LEADS).content.decode()
-    sidebar = page[page.index('id="changelist-filter"'):]
+    sidebar = page[page.index('id="changelist-filter"') :]
     links = {unescape(href) for href in re.findall(r'href="(\?[^"]*)"', sidebar)}
 
     assert len(links) > 40  # every choice of every filter
@@ -116,9 +121,13 @@ def test_the_data_problems_filter_selects_demographic_problems_only_with_the_per
     client, login, leads
 ):
     login("Loan officer")
-    officer_rows = {str(lead.pk) for lead in client.get(LEADS, {"problems": "yes"}).context["cl"].result_list}
+    officer_rows = {
+        str(lead.pk) for lead in client.get(LEADS, {"problems": "yes"}).context["cl"].result_list
+    }
     login("Lending manager")
-    manager_rows = {str(lead.pk) for lead in client.get(LEADS, {"problems": "yes"}).context["cl"].result_list}
+    manager_rows = {
+        str(lead.pk) for lead in client.get(LEADS, {"problems": "yes"}).context["cl"].result_list
+    }
 
     assert leads["odd"] not in officer_rows and leads["unknown"] not in officer_rows
     assert {leads["odd"], leads["unknown"]} <= manager_rows
@@ -135,7 +144,9 @@ def test_the_officers_export_has_no_demographic_column_and_the_managers_has(clie
 
 def test_raw_deliveries_need_the_demographics_permission_too(client, django_user_model, leads):
     viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
-    viewer.user_permissions.add(*Permission.objects.filter(codename__in=["view_leaddelivery", "view_lead"]))
+    viewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_leaddelivery", "view_lead"])
+    )
     client.force_login(viewer)
 
     assert client.get(reverse("admin:leads_leaddelivery_changelist")).status_code == 403
@@ -146,11 +157,19 @@ def test_raw_deliveries_need_the_demographics_permission_too(client, django_user
 @pytest.mark.parametrize(
     ("url", "params"),
     [
-        ("admin:alerts_crsuser_changelist", {"lead__ownership_demographic_types__icontains": "Veteran"}),
-        ("admin:alerts_alert_changelist", {"user__lead__ownership_demographic_types__icontains": "Veteran"}),
+        (
+            "admin:alerts_crsuser_changelist",
+            {"lead__ownership_demographic_types__icontains": "Veteran"},
+        ),
+        (
+            "admin:alerts_alert_changelist",
+            {"user__lead__ownership_demographic_types__icontains": "Veteran"},
+        ),
         ("admin:alerts_alert_changelist", {"user__lead__data_problems__icontains": "Veteran"}),
     ],
 )
-def test_no_other_list_reaches_the_demographics_through_a_relation(client, login, leads, url, params):
+def test_no_other_list_reaches_the_demographics_through_a_relation(
+    client, login, leads, url, params
+):
     login("Lending manager")
     assert client.get(reverse(url), params).status_code == 400
