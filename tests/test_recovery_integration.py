@@ -162,3 +162,54 @@ def test_leads_received_while_the_broker_is_down_are_all_processed_within_30_s_o
     assert in_time == LEADS
     assert (times["last"] - returned).total_seconds() <= DRAIN_SECONDS
     assert longest <= MAX_QUEUE_FACTOR * LEADS
+
+
+def sessions_opened() -> int:
+    """Connections ever opened to the test database (PostgreSQL's statistics, flushed within a
+    second or so of each one's opening)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def test_the_worker_keeps_its_database_connection_from_one_lead_to_the_next(
+    celery_worker, sample_lead
+):
+    from leads import services
+
+    time.sleep(2)  # the worker's own start, counted
+    before = sessions_opened()
+    for _ in range(40):
+        services.receive_lead(json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode())
+    wait_until(lambda: processed() == 40, message="the worker to process 40 leads")
+    time.sleep(2)
+
+    # Two pool processes, and this test's own: not one connection per lead.
+    assert sessions_opened() - before <= 5
+
+
+def test_a_worker_whose_database_connections_were_cut_processes_the_next_leads(
+    celery_worker, sample_lead
+):
+    from django.db import connection
+
+    from leads import services
+
+    def receive(count: int) -> None:
+        for _ in range(count):
+            services.receive_lead(json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode())
+
+    receive(4)
+    wait_until(lambda: processed() == 4, message="the worker to process 4 leads")
+    with connection.cursor() as cursor:  # as a database restart would
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    receive(4)
+
+    wait_until(lambda: processed() == 8, message="the worker to process 4 more leads")
+    assert not LeadDelivery.objects.exclude(outcome="processed").exists()
