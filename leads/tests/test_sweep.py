@@ -153,6 +153,15 @@ def test_the_requeue_timeout_outlasts_a_running_task_and_follows_the_sweep_inter
     assert sweep_seconds == settings.LEAD_SWEEP_SECONDS
 
 
+def test_a_sweep_interval_under_a_second_fails_at_start_up():
+    from leadcrm.tests.test_settings import PRODUCTION, manage
+
+    result = manage("check", **{**PRODUCTION, "LEAD_SWEEP_SECONDS": "0"})
+
+    assert result.returncode != 0
+    assert "LEAD_SWEEP_SECONDS must be at least 1" in result.stderr
+
+
 def test_the_claims_timeout_is_read_from_the_settings(queue, receive, settings):
     settings.LEAD_REQUEUE_SECONDS = 60
     delivery = receive()
