@@ -29,7 +29,7 @@ def publish_each(task: Task, calls: Sequence[tuple]) -> int:
     """Queue `task` once per argument tuple, now, in order; returns how many the broker took.
 
     The first one the broker refuses ends the run (logged): while it is down, each further try
-    would cost a connect timeout. One producer serves them all, as the pool would one by one.
+    would cost a connect timeout. One producer (one broker connection) serves them all.
     """
     published = 0
     if not calls:
