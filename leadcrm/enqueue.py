@@ -1,4 +1,5 @@
 import logging
+from collections.abc import Callable, Sequence
 
 from celery import Task
 from django.db import transaction
@@ -6,18 +7,40 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 
-def enqueue_on_commit(task: Task, *args) -> None:
+def enqueue_on_commit(task: Task, *args, on_failure: Callable[[], object] | None = None) -> None:
     """Queue `task` once the current transaction commits; never fail the caller.
 
     Celery's `delay_on_commit` would raise into the request after the commit when the broker is
     down. Here the work is already in the database, marked pending, and the periodic sweep
-    queues it again, so a broker outage only delays it.
+    queues it again, so a broker outage only delays it. `on_failure` runs when the broker does
+    not take the task (to give back a claim on the work, say).
     """
-    transaction.on_commit(lambda: _send(task, args))
+
+    def send() -> None:
+        if not publish_each(task, [args]) and on_failure:
+            on_failure()
+
+    # robust: an error in on_failure (the database gone too) is logged, not raised into a
+    # request whose work is committed already.
+    transaction.on_commit(send, robust=True)
 
 
-def _send(task: Task, args: tuple) -> None:
+def publish_each(task: Task, calls: Sequence[tuple]) -> int:
+    """Queue `task` once per argument tuple, now, in order; returns how many the broker took.
+
+    The first one the broker refuses ends the run (logged): while it is down, each further try
+    would cost a connect timeout. One producer (one broker connection) serves them all.
+    """
+    published = 0
+    if not calls:
+        return published  # the sweep, most minutes: nothing to take a broker connection for
     try:
-        task.delay(*args)
+        with task.app.producer_or_acquire() as producer:
+            for args in calls:
+                task.apply_async(args, producer=producer)
+                published += 1
     except Exception as exc:  # kombu raises several types for an unreachable broker
-        log.warning("Could not queue %s (%s); the sweep will queue it again.", task.name, type(exc).__name__)
+        log.warning(
+            "Could not queue %s (%s); the sweep will queue it again.", task.name, type(exc).__name__
+        )
+    return published

@@ -184,6 +184,10 @@ CELERY_TASK_ACKS_LATE = True  # tasks are idempotent: a crashed worker's task ru
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
+# Celery closes the database connection around every task unless told to keep it: a new
+# PostgreSQL backend per lead was most of a worker's time in draining a backlog. Kept for up to
+# this many tasks; leadcrm.celery closes it sooner when CONN_MAX_AGE or a health check says so.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A webhook must answer within a second even when the broker is down: publish once, fail fast,
@@ -198,10 +202,20 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 5,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
+LEAD_SWEEP_SECONDS = env.int("LEAD_SWEEP_SECONDS", default=60)
+if LEAD_SWEEP_SECONDS < 1:
+    raise ImproperlyConfigured(f"LEAD_SWEEP_SECONDS must be at least 1, not {LEAD_SWEEP_SECONDS}")
+# Publishing a lead's task claims its deliveries (LeadDelivery.queued_at); the sweep queues a
+# claimed delivery again only once the claim is this old. No task runs longer than
+# CELERY_TASK_TIME_LIMIT once a worker takes it, and in ordinary times none waits in the queue
+# longer than a sweep or two, so an older claim means its message was lost (a broker restarted
+# empty: queued again within this timeout and one sweep) or is waiting behind a backlog
+# (duplicated at most once per timeout; the duplicate finds nothing left to do).
+LEAD_REQUEUE_SECONDS = CELERY_TASK_TIME_LIMIT + 2 * LEAD_SWEEP_SECONDS
 CELERY_BEAT_SCHEDULE = {
     "sweep-lead-deliveries": {
         "task": "leads.tasks.sweep_lead_deliveries",
-        "schedule": env.int("LEAD_SWEEP_SECONDS", default=60),
+        "schedule": LEAD_SWEEP_SECONDS,
     },
     "sweep-alerts": {"task": "alerts.tasks.sweep_alerts", "schedule": 60},
     "watch-crs-silence": {"task": "alerts.tasks.watch_crs_silence", "schedule": 15 * 60},

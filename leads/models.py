@@ -278,6 +278,10 @@ class LeadDelivery(RawDelivery):
     attempts = models.PositiveIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a task to process the lead was published for this delivery, until the task is done
+    # with it (processed or failed): the sweep queues only deliveries not queued already, or
+    # queued so long ago that the message must be lost (settings.LEAD_REQUEUE_SECONDS).
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "lead deliveries"
@@ -293,13 +297,18 @@ class LeadDelivery(RawDelivery):
             ),
         ]
         indexes = [
-            # The sweep and /healthz/: deliveries still waiting, oldest first.
+            # /healthz/: deliveries still waiting, oldest first.
             models.Index(
                 fields=["received_at"], condition=Q(outcome="pending"), name="delivery_pending_idx"
             ),
             # The sweep: failed deliveries whose next attempt is due.
             models.Index(
                 fields=["next_attempt_at"], condition=Q(outcome="failed"), name="delivery_retry_idx"
+            ),
+            # The sweep: pending deliveries not queued (queued_at IS NULL) or queued long ago,
+            # without reading the many a backlog keeps waiting in the queue.
+            models.Index(
+                fields=["queued_at"], condition=Q(outcome="pending"), name="delivery_unqueued_idx"
             ),
         ]
 

@@ -12,13 +12,15 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from leadcrm import bulk
-from leadcrm.enqueue import enqueue_on_commit
+from leadcrm.enqueue import enqueue_on_commit, publish_each
 
 from . import crf, tasks
 from .choices import DeliveryOutcome, DeliverySource
@@ -29,7 +31,9 @@ log = logging.getLogger(__name__)
 UNPROCESSED = (DeliveryOutcome.PENDING, DeliveryOutcome.FAILED)
 CRF_BOOKKEEPING = ("extra", "data_problems", "restricted", "applied_delivery", "updated_at")
 MAX_ATTEMPTS = 8  # retried after 1, 2, 4 … 64 minutes, then left failed for a person to look at
-SWEEP_GRACE = timedelta(minutes=2)  # a fresh delivery's own task is probably still on its way
+# Deliveries a sweep claims at most: after an outage, a backlog is queued in one run, and this
+# only bounds one run's statement and memory (a worker takes well under this between sweeps).
+SWEEP_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,19 @@ def receive_lead(
         parsed = crf.parse(body)
     except crf.InvalidLead as exc:
         return Receipt(_store_rejected(raw, source, exc.detail), invalid=exc)
+    queued_at = timezone.now()
     try:
         with transaction.atomic():
+            # Claimed for the task queued below: the sweep leaves the delivery to it, unless the
+            # broker does not take it.
             delivery = LeadDelivery.objects.create(
                 **raw, source=source, lead_id=parsed.id, status=parsed.status,
-                warnings=parsed.problems,
+                warnings=parsed.problems, queued_at=queued_at,
             )
-            enqueue_on_commit(tasks.process_lead_deliveries, str(parsed.id))
+            enqueue_on_commit(
+                tasks.process_lead_deliveries, str(parsed.id),
+                on_failure=partial(_release, [parsed.id], queued_at),
+            )
     except IntegrityError:
         # The same bytes for the same lead: acknowledged, stored once (delivery_lead_body_uniq).
         existing = LeadDelivery.objects.get(lead_id=parsed.id, body_sha256=raw["body_sha256"])
@@ -132,7 +142,7 @@ def _apply_unprocessed(lead_id: uuid.UUID) -> int:
             _apply(lead, crf.parse(bytes(newest.body)), newest)
         LeadDelivery.objects.filter(pk__in=[d.pk for d in batch]).update(
             outcome=DeliveryOutcome.PROCESSED, processed_at=timezone.now(), error="",
-            next_attempt_at=None, attempts=F("attempts") + 1,
+            next_attempt_at=None, attempts=F("attempts") + 1, queued_at=None,
         )
         _rebuild_history(lead)
     return len(batch)
@@ -209,8 +219,10 @@ def _record_failure(lead_id: uuid.UUID, exc: Exception) -> None:
     for delivery in LeadDelivery.objects.filter(lead_id=lead_id, outcome__in=UNPROCESSED):
         attempts = delivery.attempts + 1
         retry_at = now + timedelta(minutes=2 ** (attempts - 1)) if attempts < MAX_ATTEMPTS else None
+        # The claim goes too: the retry is the sweep's to queue when it is due.
         LeadDelivery.objects.filter(pk=delivery.pk).update(
-            outcome=DeliveryOutcome.FAILED, error=error, attempts=attempts, next_attempt_at=retry_at
+            outcome=DeliveryOutcome.FAILED, error=error, attempts=attempts,
+            next_attempt_at=retry_at, queued_at=None,
         )
 
 
@@ -302,33 +314,99 @@ def _import_leads(applied: list[tuple[LeadDelivery, crf.ParsedLead]]) -> None:
     bulk.insert(StatusChange, changes)
 
 
-def leads_due_for_processing(grace: timedelta = SWEEP_GRACE, limit: int = 10_000) -> list[uuid.UUID]:
-    """Leads with deliveries still pending after `grace`, or failed and due another attempt."""
-    now = timezone.now()
-    unprocessed = LeadDelivery.objects.order_by()
-    # Two queries, each served by its partial index (delivery_pending_idx, delivery_retry_idx).
-    pending = unprocessed.filter(outcome=DeliveryOutcome.PENDING, received_at__lt=now - grace)
-    retry = unprocessed.filter(outcome=DeliveryOutcome.FAILED, next_attempt_at__lte=now)
-    due: dict[uuid.UUID, None] = {}
-    for queryset in (pending, retry):
-        due.update(dict.fromkeys(queryset.values_list("lead_id", flat=True).distinct()[:limit]))
-    return list(due)[:limit]
+_UNCLAIMED = "(queued_at IS NULL OR queued_at < %(stale)s)"
+_PENDING = f"outcome = %(pending)s AND {_UNCLAIMED}"
+_RETRY = f"outcome = %(failed)s AND next_attempt_at <= %(now)s AND {_UNCLAIMED}"
+_TABLE = LeadDelivery._meta.db_table
+# One statement claims, so two sweeps never queue the same delivery: each SELECT is served by its
+# partial index (delivery_unqueued_idx, delivery_retry_idx), and the conditions are checked again
+# on the rows the UPDATE locks. On PostgreSQL a row another sweep claimed (or a worker processed)
+# after this statement's snapshot is re-read once that transaction commits, and left out; SQLite
+# runs one writer at a time. RETURNING works on both (SQLite 3.35 and later).
+CLAIM_DUE = f"""
+    UPDATE {_TABLE} SET queued_at = %(now)s
+    WHERE id IN (
+        SELECT id FROM (SELECT id FROM {_TABLE} WHERE {_PENDING} LIMIT %(limit)s) AS pending
+        UNION ALL
+        SELECT id FROM (SELECT id FROM {_TABLE} WHERE {_RETRY} LIMIT %(limit)s) AS retry
+    )
+    AND (({_PENDING}) OR ({_RETRY}))
+    RETURNING lead_id
+"""
+
+
+def queue_due_leads(limit: int = SWEEP_LIMIT) -> int:
+    """Queue, once, each lead with a delivery due: pending or failed and due a retry, and not
+    queued already (see `claim_due_leads`). Returns how many leads were queued."""
+    claimed_at = timezone.now()
+    return _publish_claimed(claim_due_leads(claimed_at, limit), claimed_at)
+
+
+def claim_due_leads(now: datetime, limit: int = SWEEP_LIMIT) -> list[uuid.UUID]:
+    """Claim up to `limit` due deliveries for tasks about to be published; returns their leads.
+
+    Due: pending, or failed and due another attempt, and not claimed (queued_at), or claimed so
+    long ago that the message must be lost (settings.LEAD_REQUEUE_SECONDS). What was the grace
+    for a fresh delivery is this timeout now: the intake claims a delivery as it stores it, so
+    the sweep never races a fresh one's task, and takes one whose publish failed at once.
+    """
+    values = {
+        "now": _db_time(now), "limit": limit, "pending": DeliveryOutcome.PENDING,
+        "failed": DeliveryOutcome.FAILED,
+        "stale": _db_time(now - timedelta(seconds=settings.LEAD_REQUEUE_SECONDS)),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_DUE, values)
+        claimed = [row[0] for row in cursor.fetchall()]
+    return list(dict.fromkeys(_uuid(lead_id) for lead_id in claimed))
+
+
+def _db_time(moment: datetime):
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)  # SQLite: 32 hex digits
+
+
+def _publish_claimed(lead_ids: list[uuid.UUID], claimed_at: datetime) -> int:
+    calls = [(str(lead_id),) for lead_id in lead_ids]
+    published = publish_each(tasks.process_lead_deliveries, calls)
+    _release(lead_ids[published:], claimed_at)
+    return published
+
+
+def _release(lead_ids: list[uuid.UUID], claimed_at: datetime) -> None:
+    """Give back claims whose task the broker did not take: the next sweep queues them at once.
+    Only these claims: one made since (a delivery received meanwhile, queued) stays."""
+    if lead_ids:
+        claims = LeadDelivery.objects.filter(lead_id__in=lead_ids, queued_at=claimed_at)
+        claims.update(queued_at=None)
 
 
 def mark_for_reprocessing(deliveries: QuerySet) -> list[uuid.UUID]:
     """Mark stored deliveries to be processed again; returns their leads. Rejected ones are skipped.
 
-    A person asking again gives the deliveries a fresh set of automatic retries.
+    A person asking again gives the deliveries a fresh set of automatic retries. They are claimed
+    for the caller, who processes or queues them next: the sweep does not queue them meanwhile.
     """
     deliveries = deliveries.exclude(outcome=DeliveryOutcome.REJECTED).exclude(lead_id=None)
     lead_ids = list(deliveries.order_by().values_list("lead_id", flat=True).distinct())
-    deliveries.update(outcome=DeliveryOutcome.PENDING, error="", next_attempt_at=None, attempts=0)
+    deliveries.update(
+        outcome=DeliveryOutcome.PENDING, error="", next_attempt_at=None, attempts=0,
+        queued_at=timezone.now(),
+    )
     return lead_ids
 
 
-def queue_leads(lead_ids) -> None:
-    for lead_id in lead_ids:
-        enqueue_on_commit(tasks.process_lead_deliveries, str(lead_id))
+def queue_leads(lead_ids: list[uuid.UUID]) -> None:
+    """Queue these leads (a person asked), once the current transaction commits. Their unprocessed
+    deliveries are claimed for the tasks, and given back if the broker does not take them."""
+    claimed_at = timezone.now()
+    LeadDelivery.objects.filter(lead_id__in=lead_ids, outcome__in=UNPROCESSED).update(
+        queued_at=claimed_at
+    )
+    transaction.on_commit(partial(_publish_claimed, list(lead_ids), claimed_at), robust=True)
 
 
 def delivery_backlog() -> dict:

@@ -12,11 +12,8 @@ def process_lead_deliveries(lead_id: str) -> int:
 
 @shared_task
 def sweep_lead_deliveries() -> int:
-    """Queue leads whose deliveries were left pending (e.g. the broker was down) or are due a retry."""
-    lead_ids = services.leads_due_for_processing()
-    for lead_id in lead_ids:
-        process_lead_deliveries.delay(str(lead_id))
-    return len(lead_ids)
+    """Queue leads whose deliveries were left unqueued (the broker was down) or are due a retry."""
+    return services.queue_due_leads()
 
 
 @shared_task

@@ -2,7 +2,6 @@
 
 import json
 import uuid
-from datetime import timedelta
 
 import pytest
 from django.db import OperationalError, connection
@@ -64,7 +63,7 @@ def test_a_failure_is_recorded_on_the_delivery_and_retried_with_backoff(sample_l
     assert not Lead.objects.exists()  # the whole attempt rolled back
 
     LeadDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-    assert services.leads_due_for_processing() == [delivery.lead_id]
+    assert services.claim_due_leads(timezone.now()) == [delivery.lead_id]
     services.process_lead(delivery.lead_id)
     delivery.refresh_from_db()
     assert (delivery.outcome, delivery.error, delivery.attempts) == ("processed", "", 2)
@@ -82,21 +81,21 @@ def test_backoff_doubles_and_then_gives_up_for_a_person_to_look(sample_lead):
 
     assert waits == [1, 2, 4, 8, 16, 32, 64, None]
     assert delivery.outcome == "failed"
-    assert services.leads_due_for_processing() == []
+    assert services.claim_due_leads(timezone.now()) == []
 
 
-def test_the_sweep_takes_pending_deliveries_after_a_grace_period(sample_lead):
-    stale = receive(sample_lead)
-    fresh = receive({**sample_lead, "id": str(uuid.uuid4())})
-    LeadDelivery.objects.filter(pk=stale.pk).update(received_at=timezone.now() - timedelta(minutes=5))
+def test_the_sweep_takes_a_pending_delivery_not_queued_at_once_and_leaves_a_queued_one(sample_lead):
+    queued = receive(sample_lead)  # its task published (claimed as it was stored)
+    not_queued = receive({**sample_lead, "id": str(uuid.uuid4())})
+    LeadDelivery.objects.filter(pk=not_queued.pk).update(queued_at=None)  # its publish failed
 
-    assert services.leads_due_for_processing() == [stale.lead_id]
-    assert set(services.leads_due_for_processing(grace=timedelta(0))) == {stale.lead_id, fresh.lead_id}
+    assert services.claim_due_leads(timezone.now()) == [not_queued.lead_id]
+    assert queued.queued_at is not None
 
 
 def test_the_sweep_task_processes_what_it_finds(sample_lead):
     delivery = receive(sample_lead)
-    LeadDelivery.objects.filter(pk=delivery.pk).update(received_at=timezone.now() - timedelta(minutes=5))
+    LeadDelivery.objects.filter(pk=delivery.pk).update(queued_at=None)
 
     assert tasks.sweep_lead_deliveries.delay().get() == 1  # in-process: no broker in unit tests
 
