@@ -55,7 +55,7 @@ def move_sensitive_apart(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leads", "0008_one_search_index"),
+        ("leads", "0009_delivery_queued_at"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
