@@ -84,7 +84,7 @@ def sample_lead() -> dict:
 @pytest.fixture
 def add_lead(sample_lead):
     """Receive and process a variation of the sample lead (a new id unless given); returns its id."""
-    from leads import services
+    from leads.intake import services
 
     def add(**changes) -> str:
         lead = {**sample_lead, "id": str(uuid.uuid4()), **changes}
@@ -99,12 +99,12 @@ def add_lead(sample_lead):
 def linked_person(add_lead, django_user_model):
     """A CRS user linked to a lead that is assigned to a loan officer; both have email addresses."""
     from alerts.models import CRSUser
-    from leads import services
+    from leads import workspace
     from leads.models import Lead
 
     lead = Lead.objects.get(pk=add_lead())
     officer = django_user_model.objects.create_user("officer", "officer@lender.example", "x")
-    services.assign(Lead.objects.filter(pk=lead.pk), officer)
+    workspace.assign(Lead.objects.filter(pk=lead.pk), officer)
     return CRSUser.objects.create(id=uuid.uuid4(), lead=lead, name="Bob Lastnameson", email="bob@somecompany.com")
 
 

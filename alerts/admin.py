@@ -1,6 +1,5 @@
 """CRS alerts in the workspace: read-only alerts and batches, editable people and rules."""
 
-import uuid
 
 from django.contrib import admin
 from django.db.models import Q

@@ -1,5 +1,6 @@
 """Generated CRS notification batches for demos: nightly batches about credit-monitored people,
-some of whom are demo leads. Pure: builds JSON, touches no database."""
+some of whom are demo leads. Generating builds JSON only; `seed` (what `manage.py seed_demo` asks
+this app for) posts the batches through the intake service."""
 
 import json
 import random
@@ -7,7 +8,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .models import AlertType
+from django.core.management.base import CommandError
+from django.utils import timezone
+from tqdm import tqdm
+
+from leads.models import Lead
+
+from . import services
+from .models import Alert, AlertType, CRSUser
 
 # How often each type turns up in a night's batch: mostly credit alerts and refreshes.
 TYPE_WEIGHTS = {
@@ -57,3 +65,36 @@ def _item(person: Person, rng: random.Random, sent_at: datetime) -> dict:
     if alert_type in (AlertType.ACCREGFAIL, AlertType.ERROR):
         item |= {"error_code": "REG-104", "error_msg": "Unable to register user for credit data"}
     return item
+
+# --- Seeding (`manage.py seed_demo`) -------------------------------------------------------------
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument(
+        "--alerts", type=int, default=0,
+        help="also this many CRS credit alerts, in nightly batches, about people who are demo leads",
+    )
+
+
+def seed(command, *, alerts: int, seed: int, if_empty: bool, **_) -> None:
+    """Nightly CRS batches through the intake, about people some of whom are demo leads."""
+    if alerts < 0:
+        raise CommandError("--alerts must be 0 or more.")
+    if not alerts or (if_empty and Alert.objects.exists()):
+        return
+    _send(command, alerts, seed)
+
+
+def _send(command, count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    leads = list(Lead.objects.order_by("-date_created").values_list("id", "first_name", "last_name", "email")[:50])
+    everyone = people(leads, rng)
+    bar = tqdm(total=count, unit="alert", desc="Demo alerts", file=command.stderr._out)
+    with bar:
+        for _, batch in nightly_batches(count, everyone, rng, timezone.now()):
+            bar.update(len(services.receive_alerts(batch).answers))
+    for person in everyone:  # staff would link these by hand in the admin
+        CRSUser.objects.filter(pk=person.user_id).update(
+            lead_id=person.lead_id, name=person.name, email=person.email
+        )
+    command.stdout.write(command.style.SUCCESS(f"Demo alerts: {count} CRS notifications about {len(everyone)} people."))

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from leadcrm.enqueue import enqueue_on_commit
 
-from . import crs, tasks, templating
+from . import crs, templating
 from .models import (
     Alert, AlertDelivery, AlertType, CRSUser, Notification, NotificationRule, SilenceIncident,
     notification_context,
@@ -23,6 +23,8 @@ from .models import (
 
 log = logging.getLogger(__name__)
 
+# Queued by name: the task module imports this one, never the other way round.
+NOTIFY_TASK = "alerts.tasks.notify_alerts"
 INSERT_BATCH = 2000  # rows per INSERT: 10,000 alerts are five statements
 TASK_CHUNK = 500  # alerts per notification task
 MAX_SEND_ATTEMPTS = 5
@@ -116,7 +118,7 @@ def _insert_one_by_one(delivery: AlertDelivery, rows: list[dict], received_at) -
 def queue_notifications(alert_ids: list) -> None:
     for start in range(0, len(alert_ids), TASK_CHUNK):
         chunk = [str(alert_id) for alert_id in alert_ids[start : start + TASK_CHUNK]]
-        enqueue_on_commit(tasks.notify_alerts, chunk)
+        enqueue_on_commit(NOTIFY_TASK, chunk)
 
 
 # --- Notifications ------------------------------------------------------------------------------

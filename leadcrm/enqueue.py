@@ -4,11 +4,15 @@ from collections.abc import Callable, Sequence
 from celery import Task
 from django.db import transaction
 
+from .celery import app
+
 log = logging.getLogger(__name__)
 
 
-def enqueue_on_commit(task: Task, *args, on_failure: Callable[[], object] | None = None) -> None:
-    """Queue `task` once the current transaction commits; never fail the caller.
+def enqueue_on_commit(task: str, *args, on_failure: Callable[[], object] | None = None) -> None:
+    """Queue the task named `task` once the current transaction commits; never fail the caller.
+
+    By name: a service queues its task without importing the task module, which imports it.
 
     Celery's `delay_on_commit` would raise into the request after the commit when the broker is
     down. Here the work is already in the database, marked pending, and the periodic sweep
@@ -25,7 +29,7 @@ def enqueue_on_commit(task: Task, *args, on_failure: Callable[[], object] | None
     transaction.on_commit(send, robust=True)
 
 
-def publish_each(task: Task, calls: Sequence[tuple]) -> int:
+def publish_each(task: str, calls: Sequence[tuple]) -> int:
     """Queue `task` once per argument tuple, now, in order; returns how many the broker took.
 
     The first one the broker refuses ends the run (logged): while it is down, each further try
@@ -34,13 +38,12 @@ def publish_each(task: Task, calls: Sequence[tuple]) -> int:
     published = 0
     if not calls:
         return published  # the sweep, most minutes: nothing to take a broker connection for
+    registered: Task = app.tasks[task]  # without a broker, its apply_async runs it in-process
     try:
-        with task.app.producer_or_acquire() as producer:
+        with app.producer_or_acquire() as producer:
             for args in calls:
-                task.apply_async(args, producer=producer)
+                registered.apply_async(args, producer=producer)
                 published += 1
     except Exception as exc:  # kombu raises several types for an unreachable broker
-        log.warning(
-            "Could not queue %s (%s); the sweep will queue it again.", task.name, type(exc).__name__
-        )
+        log.warning("Could not queue %s (%s); the sweep will queue it again.", task, type(exc).__name__)
     return published

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "axes",
+    "leadcrm",  # the ground floor: shared pieces, and the commands that span both partners
     "leads",
     "alerts",
 ]
@@ -235,7 +236,7 @@ CRF_AZURE_VISIBILITY_TIMEOUT = env.int("CRF_AZURE_VISIBILITY_TIMEOUT", default=1
 # Delete a blob once its leads are committed (the SAS then needs delete permission too).
 CRF_AZURE_BLOB_DELETE = env_bool("CRF_AZURE_BLOB_DELETE", default=False)
 # Error reports list the settings: the SAS URLs' signatures are taken out.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "leads.sas.RedactingReporterFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "leadcrm.logs.RedactingReporterFilter"
 CELERY_BEAT_SCHEDULE["pull-crf-leads"] = {
     "task": "leads.tasks.pull_crf_leads",  # returns at once when no URL is configured
     "schedule": CRF_AZURE_POLL_SECONDS,
@@ -266,7 +267,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Libraries put request URLs in messages and errors: SAS signatures are taken out.
-    "filters": {"redact_sas": {"()": "leads.sas.RedactSignatures"}},
+    "filters": {"redact_sas": {"()": "leadcrm.logs.RedactSignatures"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_sas"]}
     },

@@ -3,10 +3,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from alerts.services import health_warnings as alert_warnings
-from leads.pull import health_warnings as pull_warnings
-from leads.services import delivery_backlog
-
+from . import plugins
 from .celery import app as celery_app
 from .webhooks import ServiceUnavailable
 
@@ -23,8 +20,9 @@ def healthz(request):
     healthy = "unavailable" not in checks.values()
     body = {"status": "ok" if healthy else "unavailable", **checks, "warnings": []}
     if checks["database"] == "ok":
-        body["lead_deliveries"] = delivery_backlog()
-        body["warnings"] = _warnings()
+        for report in _reports():
+            body["warnings"] += report.pop("warnings", [])
+            body.update(report)
         if body["warnings"] and healthy:
             body["status"] = "warning"
     response = JsonResponse(body, status=200 if healthy else 503)
@@ -33,9 +31,9 @@ def healthz(request):
     return response
 
 
-def _warnings() -> list[str]:
-    """Each integration adds its own: one line per source of warnings."""
-    return [*alert_warnings(), *pull_warnings()]
+def _reports() -> list[dict]:
+    """Each app's own (`<app>/health.py`): its warnings, one line each, and what else it shows."""
+    return [module.report() for module in plugins.each("health")]
 
 
 def _check(ping) -> str:

@@ -1,10 +1,11 @@
-"""Generated CRF Connect leads (seed 000's schema) for demos: plausible, and only known values.
+"""Generated CRF Connect leads for demos: plausible, and only known values (docs/contract.md#5-crf-lead-intake).
 
 `deliveries()` yields what CRF would send, in the order it would send it: each lead's first
 delivery at its `dateCreated`, and for a share of leads later deliveries of the same lead (lead
 updates) as its status moves along Matched → Reviewed → Contacted → Qualified → Funded, or ends
 Disqualified or Withdrawn. Everything random comes from one seeded Faker, so a seed repeats a run.
-Nothing here touches the database: `seed_demo` sends the deliveries through `leads.services`.
+Generating touches no database; `seed` (what `manage.py seed_demo` asks this app for) stores the
+deliveries through the bulk intake.
 """
 
 import base64
@@ -14,20 +15,27 @@ import heapq
 import itertools
 import json
 import math
+import multiprocessing
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from random import Random
 
-from django.db import models
+from django.core.management.base import CommandError
+from django.db import connection, connections, models
+from django.utils import timezone
 from faker import Faker
+from tqdm import tqdm
 
 from .choices import (
     BusinessType,
     CollateralType,
     ContactMethod,
     ContactTime,
+    DeliverySource,
     DisqualifiedReason,
     FicoScore,
     FinanceNeededBy,
@@ -43,6 +51,8 @@ from .choices import (
     WithdrawnReason,
     YearsInBusiness,
 )
+from .intake import bulk
+from .models import Lead
 
 HISTORY_WEEKS = 16
 UPDATE_SHARE = 0.3  # leads that also get lead updates (later deliveries, status advanced)
@@ -553,3 +563,68 @@ def _funded(rng: Random, lead: dict, when: datetime) -> dict:
         "fundedAmortizationMonths": months * rng.choice([1, 1, 1, 2]),
         "fundedDate": when.isoformat(),
     }
+
+# --- Seeding (`manage.py seed_demo`) -------------------------------------------------------------
+
+
+SHARD_LEADS = 10_000  # leads per task when several processes write (PostgreSQL)
+HEADERS = {"Content-Type": "application/json", "User-Agent": "LeadCRM seed_demo"}
+
+
+def _send_leads(job: tuple[int, int, datetime], progress=lambda leads: None) -> tuple[int, int]:
+    """Generate `count` leads from `seed` and store them through the bulk intake; returns the
+    leads and the deliveries (lead updates included) written."""
+    count, seed, now = job
+    sent = 0
+
+    def generated():
+        nonlocal sent
+        for delivery in deliveries(count, seed, now):
+            sent += 1
+            progress(delivery.first)
+            # When CRF would have sent it: history dates spread over the weeks.
+            yield delivery.body, delivery.when
+
+    for _ in bulk.import_leads(generated(), source=DeliverySource.DEMO, headers=HEADERS):
+        pass
+    return count, sent
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--leads", type=int, default=300, help="how many leads (default 300)")
+
+
+def seed(command, *, leads: int, seed: int, if_empty: bool, **_) -> None:
+    """Generated leads and lead updates, stored in bulk as the intake would, with a progress bar."""
+    if leads < 0:
+        raise CommandError("--leads must be 0 or more.")
+    if if_empty and (existing := Lead.objects.count()):
+        command.stdout.write(f"{existing} leads already exist: no demo leads added (--if-empty).")
+        return
+    started = time.monotonic()
+    sent = _send(command, leads, seed)
+    command.stdout.write(command.style.SUCCESS(
+        f"Demo data: {leads} leads in {sent} deliveries ({sent - leads} lead updates) "
+        f"in {time.monotonic() - started:.1f}s (seed {seed})."
+    ))
+
+
+def _send(command, count: int, seed: int) -> int:
+    # The raw stream: Django's OutputWrapper would end each of tqdm's redraws with a newline.
+    bar = tqdm(total=count, unit="lead", desc="Demo leads", file=command.stderr._out)
+    now = timezone.now()
+    with bar:
+        if count <= SHARD_LEADS or connection.vendor != "postgresql":
+            return _send_leads((count, seed, now), progress=bar.update)[1]
+        # A shard of leads per task, a process per core: generating and reading leads is
+        # Python's work, and PostgreSQL takes writers side by side. Each shard is seeded from
+        # --seed, so a seed still repeats a run.
+        jobs = [(min(SHARD_LEADS, count - start), seed * 100_000 + number, now)
+                for number, start in enumerate(range(0, count, SHARD_LEADS))]
+        connections.close_all()  # forked workers must open connections of their own
+        sent = 0
+        with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
+            for leads, deliveries in pool.imap_unordered(_send_leads, jobs):
+                bar.update(leads)
+                sent += deliveries
+        return sent

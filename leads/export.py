@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from leadcrm import csvexport
 
-from . import crf, firewall
+from . import firewall
+from .intake import crf
 from .models import ExportLog, Lead
 
 Column = tuple[str, str, models.Field]  # CSV header, ORM lookup, the model field it reads

@@ -19,7 +19,7 @@ from alerts import services as alert_services
 from alerts.models import Alert, CRSUser, Notification, NotificationRule
 from leadcrm import errors
 from leads.models import ExportLog, LeadDelivery, LeadNote, PulledBlob, PullRun
-from leads.roles import LENDING_MANAGER, LOAN_OFFICER
+from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER
 
 pytestmark = pytest.mark.django_db
 

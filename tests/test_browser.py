@@ -20,9 +20,10 @@ from playwright.sync_api import expect
 
 from alerts import services as alert_services
 from alerts.models import CRSUser, NotificationRule
-from leads import services
+from leads import workspace
+from leads.intake import services
 from leads.models import ExportLog, Lead, LeadDelivery, LeadNote
-from leads.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
+from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
@@ -148,7 +149,7 @@ def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
         add_lead(status="Disqualified"),
     ]
     officer = django_user_model.objects.create_user("christopherson", "chris@lender.example", "x")
-    services.assign(Lead.objects.filter(pk__in=lead_ids[:2]), officer)
+    workspace.assign(Lead.objects.filter(pk__in=lead_ids[:2]), officer)
     page = logged_in(LOAN_OFFICER)
     page.set_viewport_size({"width": 1400, "height": 900})
     page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'true')")

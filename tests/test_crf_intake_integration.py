@@ -13,7 +13,7 @@ from django.utils import timezone
 from conftest import CRF_URL
 from leads.choices import Status
 from leads.models import Lead, LeadDelivery, StatusChange
-from leads.tasks import sweep_lead_deliveries
+from leads.intake.tasks import sweep_lead_deliveries
 
 from .conftest import free_port, gunicorn, wait_until
 

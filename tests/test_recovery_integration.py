@@ -178,7 +178,7 @@ def sessions_opened() -> int:
 def test_the_worker_keeps_its_database_connection_from_one_lead_to_the_next(
     celery_worker, sample_lead
 ):
-    from leads import services
+    from leads.intake import services
 
     time.sleep(2)  # the worker's own start, counted
     before = sessions_opened()
@@ -196,7 +196,7 @@ def test_a_worker_whose_database_connections_were_cut_processes_the_next_leads(
 ):
     from django.db import connection
 
-    from leads import services
+    from leads.intake import services
 
     def receive(count: int) -> None:
         for _ in range(count):

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test import RequestFactory
 
-from leads.admin import LeadAdmin
+from leads.admin.leads import LeadAdmin
 from leads.models import Lead
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -53,11 +53,11 @@ def test_long_lists_show_an_estimated_count_and_short_ones_an_exact_one(client, 
     from django.utils import timezone
 
     from leadcrm.admin import EstimatedCountPaginator
-    from leads import services
+    from leads.intake import bulk
 
     monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_ABOVE", 5)
     leads = [{**sample_lead, "id": str(uuid.uuid4()), "status": "Funded" if n < 2 else "Matched"} for n in range(9)]
-    list(services.import_leads([(json.dumps(lead).encode(), timezone.now()) for lead in leads], source="demo"))
+    list(bulk.import_leads([(json.dumps(lead).encode(), timezone.now()) for lead in leads], source="demo"))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE leads_lead")
     client.force_login(admin_user)
@@ -74,7 +74,7 @@ def test_long_lists_show_an_estimated_count_and_short_ones_an_exact_one(client, 
 
 
 def test_the_business_state_choices_skip_through_their_index(add_lead):
-    from leads.admin import BusinessStateFilter
+    from leads.admin.leads import BusinessStateFilter
 
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
@@ -85,7 +85,7 @@ def test_the_business_state_choices_skip_through_their_index(add_lead):
 
 @pytest.mark.parametrize("role", ["Loan officer", "Lending manager"])
 def test_the_data_problems_filter_is_served_by_its_partial_indexes(login, role):
-    from leads.admin import DataProblemsFilter
+    from leads.admin.leads import DataProblemsFilter
 
     request = RequestFactory().get("/admin/leads/lead/", {"problems": "yes"})
     request.user = login(role)

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from leads import services
+from leads.intake import services
 from leads.models import LeadDelivery
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -95,7 +95,7 @@ def test_a_manager_sees_the_raw_batch_pretty_and_escaped(admin_client, sample_ba
 
 
 def test_staff_link_a_crs_user_to_a_lead_and_the_lead_page_lists_their_alerts(admin_client, batch, sample_lead):
-    from leads import services as lead_services
+    from leads.intake import services as lead_services
 
     lead_id = lead_services.receive_lead(json.dumps(sample_lead).encode()).delivery.lead_id
     lead_services.process_lead(lead_id)

@@ -1,9 +1,32 @@
-"""The two roles of the workspace (leads.roles), as groups."""
+"""The two roles of the workspace, as groups, with the permissions they had when this migration
+was written (a migration keeps its own copy; later changes are leadcrm.roles' after each migrate)."""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from leads.roles import ROLES, ensure_roles
+OFFICER = [
+    ("leads", "view_lead"), ("leads", "assign_lead"), ("leads", "export_lead"),
+    ("leads", "view_partner"), ("leads", "view_product"), ("leads", "view_productset"),
+    ("leads", "view_statuschange"), ("leads", "view_leadnote"), ("leads", "add_leadnote"),
+    ("alerts", "view_alert"), ("alerts", "view_crsuser"),
+]
+MANAGER = OFFICER + [
+    ("leads", "view_demographics"), ("leads", "view_leaddelivery"), ("leads", "change_leaddelivery"),
+    ("leads", "view_exportlog"), ("leads", "view_pullrun"), ("leads", "view_pulledblob"),
+    ("alerts", "view_alertdelivery"), ("alerts", "change_crsuser"), ("alerts", "view_notification"),
+    ("alerts", "view_notificationrule"), ("alerts", "add_notificationrule"),
+    ("alerts", "change_notificationrule"),
+]
+ROLES = {"Loan officer": OFFICER, "Lending manager": MANAGER}
+
+
+def ensure_roles(group_model, permission_model) -> None:
+    for name, wanted in ROLES.items():
+        group, _ = group_model.objects.get_or_create(name=name)
+        for app_label, codename in wanted:
+            group.permissions.add(
+                permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+            )
 
 
 def add_roles(apps, schema_editor):

@@ -12,8 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from leads import crf, services
-from leads.admin import LeadAdmin
+from leads.intake import crf, services
+from leads.admin.leads import LeadAdmin
 from leads.models import Lead, LeadDelivery, LeadNote
 
 pytestmark = pytest.mark.django_db

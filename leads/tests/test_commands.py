@@ -13,7 +13,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from alerts.models import Alert, AlertDelivery, CRSUser
-from leads import services
+from leads.intake import services
 from leads.choices import DeliveryOutcome, DeliverySource, Status
 from leads.models import Lead, LeadDelivery, StatusChange
 

@@ -12,8 +12,9 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from leads import dashboard, services
-from leads.dashboard import Group, ProductAmounts
+from leads.dashboard import charts, numbers
+from leads.intake import services
+from leads.dashboard.numbers import Group, ProductAmounts
 from leads.models import Lead, Product
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +78,7 @@ def test_the_funnel_counts_leads_per_status_in_crf_order_then_unknown_statuses_a
     for status in ["Funded", "Matched", "OnHold", "Withdrawn", "Matched", "Qualified"]:
         add_lead(status=status)
 
-    assert dashboard.funnel(*JUNE) == [
+    assert numbers.funnel(*JUNE) == [
         ("Matched", 2), ("Reviewed", 0), ("Contacted", 0), ("Qualified", 1), ("Funded", 1),
         ("Disqualified", 0), ("Withdrawn", 1), ("OnHold", 1),
     ]
@@ -88,7 +89,7 @@ def test_the_range_holds_both_of_its_days_whole_and_nothing_around_them(add_lead
                     "2024-06-30T23:59:59+00:00", "2024-07-01T00:00:00+00:00", None]:
         add_lead(created=created)
 
-    assert sum(leads for _, leads in dashboard.funnel(*JUNE)) == 2
+    assert sum(leads for _, leads in numbers.funnel(*JUNE)) == 2
 
 
 def test_the_range_is_read_in_the_sites_time_zone(add_lead, settings):
@@ -96,9 +97,9 @@ def test_the_range_is_read_in_the_sites_time_zone(add_lead, settings):
     add_lead(created="2024-06-01T03:00:00+00:00")  # 31 May, 22:00 in Chicago
     add_lead(created="2024-07-01T03:00:00+00:00")  # 30 June, 22:00 in Chicago
 
-    assert dict(dashboard.funnel(*JUNE))["Matched"] == 1
-    assert dashboard.weekly(date(2024, 6, 30)).weeks[-1].start == date(2024, 6, 24)
-    assert dashboard.weekly(date(2024, 6, 30)).weeks[-1].total == 1  # Sunday night in Chicago
+    assert dict(numbers.funnel(*JUNE))["Matched"] == 1
+    assert numbers.weekly(date(2024, 6, 30)).weeks[-1].start == date(2024, 6, 24)
+    assert numbers.weekly(date(2024, 6, 30)).weeks[-1].total == 1  # Sunday night in Chicago
 
 
 # --- Leads per week --------------------------------------------------------------------------
@@ -113,7 +114,7 @@ def test_weekly_counts_cover_twelve_weeks_ending_with_the_week_of_the_range_end(
     add_lead(created="2024-06-30T23:00:00+00:00")  # the range's last day, a Sunday
     add_lead(created="2024-07-01T00:00:00+00:00")  # after the range
 
-    weekly = dashboard.weekly(date(2024, 6, 30))
+    weekly = numbers.weekly(date(2024, 6, 30))
 
     assert [week.start for week in weekly.weeks] == [
         date(2024, 4, 8) + timedelta(weeks=n) for n in range(12)
@@ -130,7 +131,7 @@ def test_weekly_counts_stop_at_the_range_end_within_its_week(add_lead):
     add_lead(created="2024-06-25T10:00:00+00:00")
     add_lead(created="2024-06-27T10:00:00+00:00")
 
-    weekly = dashboard.weekly(date(2024, 6, 26))
+    weekly = numbers.weekly(date(2024, 6, 26))
 
     assert weekly.weeks[-1].start == date(2024, 6, 24)
     assert weekly.weeks[-1].total == 1
@@ -147,7 +148,7 @@ def test_amounts_sum_requested_and_funded_per_product_largest_request_first(add_
     add_lead(matchedProduct=None, requestedAmount=80000, funded_amount=None)
     add_lead(matchedProduct=product("Microloan"), requestedAmount=None, funded_amount=None)
 
-    assert dashboard.amounts_by_product(*JUNE) == [
+    assert numbers.amounts_by_product(*JUNE) == [
         ProductAmounts("No matched product", 1, Decimal("80000"), Decimal("0")),
         ProductAmounts("Equipment Loan", 2, Decimal("70000.50"), Decimal("40000")),
         ProductAmounts("Microloan", 2, Decimal("5000"), Decimal("5000")),
@@ -159,7 +160,7 @@ def test_amounts_name_the_ten_largest_products_and_sum_the_rest_as_other(add_lea
         add_lead(matchedProduct=product(f"Product {n}"), requestedAmount=1000 * n, funded_amount=n,
                  status="Funded")
 
-    amounts = dashboard.amounts_by_product(*JUNE)
+    amounts = numbers.amounts_by_product(*JUNE)
 
     assert [row.label for row in amounts] == [f"Product {n}" for n in range(12, 2, -1)] + [
         "Other (2 products)"
@@ -171,7 +172,7 @@ def test_only_funded_leads_count_as_money_lent(add_lead):
     add_lead(matchedProduct=product("Microloan"), requestedAmount=5000, funded_amount=5000, status="Funded")
     add_lead(matchedProduct=product("Microloan"), requestedAmount=7000, funded_amount=7000)  # Matched
 
-    assert dashboard.amounts_by_product(*JUNE) == [ProductAmounts("Microloan", 2, Decimal("12000"), Decimal("5000"))]
+    assert numbers.amounts_by_product(*JUNE) == [ProductAmounts("Microloan", 2, Decimal("12000"), Decimal("5000"))]
 
 
 # --- Fraud scores ----------------------------------------------------------------------------
@@ -181,7 +182,7 @@ def test_fraud_bands_put_each_boundary_in_the_upper_band_and_count_the_unscored(
     for score in [0, 0.0001, 0.4999, 0.5, 0.8499, 0.85, 1, None]:
         add_lead(fraudScore=score)
 
-    assert dashboard.fraud_bands(*JUNE) == [
+    assert numbers.fraud_bands(*JUNE) == [
         ("0", 1),
         (">0–0.5", 2),
         ("0.5–0.85", 2),
@@ -198,7 +199,7 @@ def test_partners_are_counted_most_leads_first_with_leads_that_have_none(add_lea
                  "Main Street Partners"]:
         add_lead(servicePartner=partner(name) if name else None)
 
-    assert dashboard.service_partners(*JUNE) == [
+    assert numbers.service_partners(*JUNE) == [
         Group("Main Street Partners", 3), Group("No service partner", 2), Group("Bay SBDC", 1),
     ]
 
@@ -208,7 +209,7 @@ def test_partners_name_the_ten_busiest_and_count_the_rest_as_other(add_lead):
         for _ in range(1 if n <= 2 else 2):
             add_lead(servicePartner=partner(f"Partner {n:02}"))
 
-    groups = dashboard.service_partners(*JUNE)
+    groups = numbers.service_partners(*JUNE)
 
     assert [group.label for group in groups] == [f"Partner {n:02}" for n in range(3, 13)] + [
         "Other (2 partners)"
@@ -225,13 +226,13 @@ def test_the_product_filter_narrows_every_chart_to_that_product(add_lead):
     add_lead(matchedProduct=product("Equipment Loan"), status="Matched", fraudScore=0.1)
     microloan = product_pk("Microloan")
 
-    assert [(s, n) for s, n in dashboard.funnel(*JUNE, microloan) if n] == [("Funded", 1)]
-    assert sum(week.total for week in dashboard.weekly(JUNE[1], microloan).weeks) == 1
-    assert dashboard.amounts_by_product(*JUNE, microloan) == [
+    assert [(s, n) for s, n in numbers.funnel(*JUNE, microloan) if n] == [("Funded", 1)]
+    assert sum(week.total for week in numbers.weekly(JUNE[1], microloan).weeks) == 1
+    assert numbers.amounts_by_product(*JUNE, microloan) == [
         ProductAmounts("Microloan", 1, Decimal(5000), Decimal(4000))
     ]
-    assert dict(dashboard.fraud_bands(*JUNE, microloan))["≥0.85 (withheld from matching)"] == 1
-    assert dashboard.service_partners(*JUNE, microloan) == [Group("Bay SBDC", 1)]
+    assert dict(numbers.fraud_bands(*JUNE, microloan))["≥0.85 (withheld from matching)"] == 1
+    assert numbers.service_partners(*JUNE, microloan) == [Group("Bay SBDC", 1)]
 
 
 # --- Geometry --------------------------------------------------------------------------------
@@ -248,11 +249,11 @@ def test_the_product_filter_narrows_every_chart_to_that_product(add_lead):
     ],
 )
 def test_axis_ticks_are_whole_round_steps_from_zero_past_the_largest_value(largest, ticks):
-    assert dashboard.nice_ticks(largest) == ticks
+    assert charts.nice_ticks(largest) == ticks
 
 
 def test_the_longest_bar_fits_the_plot_and_an_empty_one_has_no_width():
-    chart = dashboard.funnel_chart([("Matched", 7), ("Reviewed", 0), ("Contacted", 1)])
+    chart = charts.funnel_chart([("Matched", 7), ("Reviewed", 0), ("Contacted", 1)])
     plot = chart.right - chart.left
     widths = [row.bars[0].width for row in chart.rows]
 
@@ -261,29 +262,29 @@ def test_the_longest_bar_fits_the_plot_and_an_empty_one_has_no_width():
 
 
 def test_money_is_written_short_on_the_picture_and_to_the_cent_in_the_table():
-    assert [dashboard.compact_money(v) for v in [950, 12_500, 999_999, 1_500_000]] == [
+    assert [charts.compact_money(v) for v in [950, 12_500, 999_999, 1_500_000]] == [
         "$950", "$12.5k", "$1M", "$1.5M",
     ]
-    assert dashboard.money_text(Decimal("70000.5")) == "$70,000.50"
+    assert charts.money_text(Decimal("70000.5")) == "$70,000.50"
 
 
 def test_a_status_has_the_same_colour_in_every_chart():
-    funnel = dashboard.funnel_chart([(s, 1) for s in KNOWN + ["OnHold"]])
-    weekly = dashboard.weekly_chart(dashboard.Weekly(KNOWN + ["OnHold"], [
-        dashboard.WeekCounts(date(2024, 6, 24), {s: 1 for s in KNOWN + ["OnHold"]})
+    funnel = charts.funnel_chart([(s, 1) for s in KNOWN + ["OnHold"]])
+    weekly = charts.weekly_chart(numbers.Weekly(KNOWN + ["OnHold"], [
+        numbers.WeekCounts(date(2024, 6, 24), {s: 1 for s in KNOWN + ["OnHold"]})
     ]))
 
     funnel_colours = [row.bars[0].css for row in funnel.rows]
     assert funnel_colours == [bar.css for bar in weekly.columns[0].segments]
     assert funnel_colours == [css for css, _ in weekly.legend]
     assert len(set(funnel_colours[:7])) == 7
-    assert funnel_colours[-1] in dashboard.EXTRA_CSS
+    assert funnel_colours[-1] in charts.EXTRA_CSS
 
 
 def test_the_page_styles_each_status_with_its_colour(admin_client):
     response = admin_client.get(DASHBOARD)
 
-    for status, colour in dashboard.STATUS_COLOURS.items():
+    for status, colour in charts.STATUS_COLOURS.items():
         assert f".s-{status.lower()} {{ fill: {colour}; background: {colour}; }}" in response.text
 
 
@@ -324,7 +325,7 @@ def test_the_page_shows_the_last_twelve_weeks_by_default(admin_client, add_lead)
     response = admin_client.get(DASHBOARD)
 
     today = timezone.localdate()
-    assert response.context["date_from"] == dashboard.first_week(today)
+    assert response.context["date_from"] == numbers.first_week(today)
     assert response.context["date_to"] == today
     assert f'value="{today.isoformat()}"' in response.text
     assert table_row("Total", "1", "100%") in chart_html(response, "funnel")

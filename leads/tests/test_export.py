@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from leadcrm.csvexport import cell
-from leads import services
+from leads.intake import bulk
 from leads.export import columns
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +116,7 @@ def test_postgresql_writes_the_same_csv_as_python(sample_lead):
     }
     microseconds = {**sample_lead, "id": str(uuid.uuid4()), "dateCreated": "2026-03-01T10:00:00.120034+02:00"}
     bodies = [json.dumps(lead).encode() for lead in (sample_lead, odd, microseconds)]
-    list(services.import_leads([(body, timezone.now()) for body in bodies], source="demo"))
+    list(bulk.import_leads([(body, timezone.now()) for body in bodies], source="demo"))
     leads = Lead.objects.order_by("-date_created", "id")
     chosen = lead_export.columns(with_demographics=True)
 
@@ -137,7 +137,7 @@ def test_an_export_cut_short_is_logged_as_finished_without_a_row_count(sample_le
     from leads.models import ExportLog, Lead
 
     bodies = [json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode() for _ in range(30)]
-    list(services.import_leads([(body, timezone.now()) for body in bodies], source="demo"))
+    list(bulk.import_leads([(body, timezone.now()) for body in bodies], source="demo"))
     text = lead_export.audited_command_lines(Lead.objects.all(), filters={}, with_demographics=False)
     next(text), next(text)  # the header and a first piece; then the reader goes away
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leads import services
+from leads.intake import services
 from leads.choices import Status
 from leads.models import Lead, LeadDelivery
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads import demo, services
+from leads import demo
+from leads.intake import bulk, services
 from leads.models import Lead, LeadDelivery, Partner, Product, ProductSet, StatusChange
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +74,7 @@ def test_bulk_import_leaves_the_rows_intake_and_processing_leave(
     forget_everything()
 
     # Small batches, so that leads and their updates land in different batches.
-    written = services.import_leads(deliveries, source="demo", headers={"User-Agent": "test"}, batch_size=23)
+    written = bulk.import_leads(deliveries, source="demo", headers={"User-Agent": "test"}, batch_size=23)
 
     assert sum(written) == len(deliveries)
     assert snapshot() == expected
@@ -83,11 +84,11 @@ def test_bulk_import_leaves_the_rows_intake_and_processing_leave(
 
 def test_bulk_import_keeps_staff_owned_fields_and_continues_the_history(sample_lead, admin_user):
     first = json.dumps(sample_lead).encode()
-    list(services.import_leads([(first, NOW)], source="demo"))
+    list(bulk.import_leads([(first, NOW)], source="demo"))
     Lead.objects.update(assigned_officer=admin_user)
 
     update = json.dumps({**sample_lead, "status": "Contacted"}).encode()
-    list(services.import_leads([(update, NOW + timedelta(days=1))], source="demo"))
+    list(bulk.import_leads([(update, NOW + timedelta(days=1))], source="demo"))
 
     lead = Lead.objects.get()
     assert (lead.status, lead.assigned_officer) == ("Contacted", admin_user)
@@ -97,9 +98,9 @@ def test_bulk_import_keeps_staff_owned_fields_and_continues_the_history(sample_l
 
 def test_bulk_import_of_deliveries_already_stored_adds_nothing(sample_lead):
     deliveries = [(d.body, d.when) for d in demo.deliveries(30, seed=5, now=NOW)]
-    list(services.import_leads(deliveries, source="demo"))
+    list(bulk.import_leads(deliveries, source="demo"))
     before = snapshot()
 
-    list(services.import_leads(deliveries, source="demo", batch_size=7))
+    list(bulk.import_leads(deliveries, source="demo", batch_size=7))
 
     assert snapshot() == before

@@ -7,7 +7,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from leads import services, tasks
+from leads.intake import services, tasks
 from leads.models import Lead, LeadDelivery
 
 pytestmark = pytest.mark.django_db

@@ -16,9 +16,13 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.views.debug import get_default_exception_reporter_filter
 
-from leads import pull, sas, tasks
+from leadcrm import logs
 from leads.choices import DeliveryOutcome, DeliverySource
 from leads.models import LeadDelivery, PulledBlob, PullRun
+from leads.pull import blobs, sas
+from leads.pull import queue as queues
+from leads.pull import runs as pull
+from leads.pull import tasks as pull_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +123,7 @@ def test_a_url_that_is_not_https_on_azure_or_has_no_signature_is_refused(url):
 def test_the_signature_is_redacted_however_it_is_quoted():
     text = f"GET {AZURE_QUEUE} (inner: https%3A%2F%2Fx%3Fsp%3Da%26sig%3Dc2VjcmV0)"
 
-    redacted = sas.redact(text)
+    redacted = logs.redact(text)
 
     assert "c2VjcmV0" not in redacted
     assert "sig=REDACTED" in redacted and "sig%3DREDACTED" in redacted
@@ -134,7 +138,7 @@ def test_the_log_filter_takes_signatures_out_of_messages_and_tracebacks():
             "urllib3", logging.DEBUG, __file__, 1, "GET %s", (AZURE_QUEUE,), sys.exc_info()
         )
 
-    sas.RedactSignatures().filter(record)
+    logs.RedactSignatures().filter(record)
 
     assert "c2VjcmV0" not in logging.Formatter().format(record)
 
@@ -152,7 +156,7 @@ def test_the_console_log_handler_and_error_reports_take_the_signature_out(settin
     settings.CRF_AZURE_QUEUE_URL = AZURE_QUEUE
     console = [
         handler for handler in logging.getLogger().handlers
-        if any(isinstance(f, sas.RedactSignatures) for f in handler.filters)
+        if any(isinstance(f, logs.RedactSignatures) for f in handler.filters)
     ]
 
     reported = get_default_exception_reporter_filter().get_safe_settings()
@@ -168,23 +172,23 @@ def test_the_console_log_handler_and_error_reports_take_the_signature_out(settin
 def test_a_message_is_plain_json_or_base64_encoded_json():
     body = b'{"id": "x"}'
 
-    assert pull.decode_message(body.decode()) == (body, "plain")
-    assert pull.decode_message(base64.b64encode(body).decode()) == (body, "base64")
-    with pytest.raises(pull.Undecodable):
-        pull.decode_message("not json, not base64!")
-    with pytest.raises(pull.Undecodable):
-        pull.decode_message(base64.b64encode(b"\xff\x00 binary").decode())
+    assert queues.decode_message(body.decode()) == (body, "plain")
+    assert queues.decode_message(base64.b64encode(body).decode()) == (body, "base64")
+    with pytest.raises(queues.Undecodable):
+        queues.decode_message("not json, not base64!")
+    with pytest.raises(queues.Undecodable):
+        queues.decode_message(base64.b64encode(b"\xff\x00 binary").decode())
 
 
 def test_each_lead_of_a_blob_array_keeps_its_bytes_as_they_came():
     blob = b'[ {"id": 1, "amount": 25000.10},\n{"id": "\\u00e9", "x": [1, {"y": "]"}]} ]'
 
-    assert pull.split_leads(blob) == [
+    assert blobs.split_leads(blob) == [
         b'{"id": 1, "amount": 25000.10}', b'{"id": "\\u00e9", "x": [1, {"y": "]"}]}'
     ]
-    assert pull.split_leads(b'{"id": 1}') == [b'{"id": 1}']
-    assert pull.split_leads(b"[]") == []
-    assert pull.split_leads(b"[1, oops") == [b"[1, oops"]  # kept whole, rejected by the intake
+    assert blobs.split_leads(b'{"id": 1}') == [b'{"id": 1}']
+    assert blobs.split_leads(b"[]") == []
+    assert blobs.split_leads(b"[1, oops") == [b"[1, oops"]  # kept whole, rejected by the intake
 
 
 # --- Queue ----------------------------------------------------------------------------------
@@ -270,7 +274,7 @@ def test_json_that_is_not_a_lead_is_rejected_by_the_intake_as_a_webhook_would_be
 def test_a_message_that_came_back_five_times_is_set_aside_as_poison(queue, lead):
     body = lead()
     queue.send_message(body.decode())
-    for _ in range(pull.POISON_AFTER):  # taken five times, never deleted: a puller kept dying
+    for _ in range(queues.POISON_AFTER):  # taken five times, never deleted: a puller kept dying
         [message] = queue.receive_messages(visibility_timeout=1, max_messages=1)
         time.sleep(1.1)
 
@@ -291,7 +295,7 @@ def test_a_message_taken_again_after_a_crash_before_its_deletion_is_stored_once(
     queue.send_message(lead().decode())
     queue.send_message("<<undecodable>>")
     with monkeypatch.context() as crash:  # the puller dies after each commit, before deleting
-        crash.setattr(pull, "_delete_message", lambda queue, message: None)
+        crash.setattr(queues, "_delete_message", lambda queue, message: None)
         first = pull.pull(QUEUE)
     time.sleep(1.5)  # the visibility timeout runs out: both messages are back
 
@@ -351,7 +355,7 @@ def test_each_blob_is_one_lead_or_an_array_of_leads_and_is_taken_once(container,
 
 
 def test_the_listing_is_followed_page_after_page(container, lead, monkeypatch):
-    monkeypatch.setattr(pull, "BLOB_PAGE_SIZE", 7)
+    monkeypatch.setattr(blobs, "BLOB_PAGE_SIZE", 7)
     for i in range(20):
         container.upload_blob(f"lead-{i:02}.json", lead())
 
@@ -491,12 +495,12 @@ def test_the_scheduled_task_does_nothing_when_no_source_is_configured(
     azure_settings, django_assert_num_queries
 ):
     with django_assert_num_queries(0):
-        assert tasks.pull_crf_leads() == 0
+        assert pull_tasks.pull_crf_leads() == 0
     assert not PullRun.objects.exists()
 
 
 def test_the_scheduled_task_pulls_the_configured_sources(queue, lead):
     queue.send_message(lead().decode())
 
-    assert tasks.pull_crf_leads() == 1
+    assert pull_tasks.pull_crf_leads() == 1
     assert PullRun.objects.get().source == QUEUE

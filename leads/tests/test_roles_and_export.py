@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from leads import services
+from leads.intake import services
 from leads.models import ExportLog, Lead, LeadDelivery, LeadNote
 
 pytestmark = pytest.mark.django_db

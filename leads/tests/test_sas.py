@@ -18,7 +18,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from urllib3.util import parse_url
 
-from leads import pull, sas
+from leads.pull import runs as pull
+from leads.pull import sas
 from leads.choices import DeliverySource
 
 QUEUE = DeliverySource.AZURE_QUEUE

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from leads import services, tasks
+from leads.intake import services, tasks
 from leads.models import LeadDelivery
 
 pytestmark = pytest.mark.django_db

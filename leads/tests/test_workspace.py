@@ -1,6 +1,5 @@
 """The loan officers' lead list: every filter, id searches, colours, and the demographics firewall."""
 
-import json
 import uuid
 from datetime import timedelta
 
@@ -9,7 +8,6 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from leads import services
 from leads.models import Lead
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from leads import pull
+from leads.pull import runs as pull
+from leads.pull.base import describe
 from leads.choices import DeliverySource
 from leads.models import PullRun
 
@@ -39,7 +40,7 @@ class Command(BaseCommand):
             try:
                 self._pull(sources)
             except Exception as exc:  # the database went away: try again next time
-                self.stderr.write(f"Pull failed: {pull.describe(exc)}")
+                self.stderr.write(f"Pull failed: {describe(exc)}")
             time.sleep(settings.CRF_AZURE_POLL_SECONDS)
 
     def _sources(self, queue: bool, blob: bool) -> list[str]:

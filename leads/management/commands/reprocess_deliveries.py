@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
-from leads import services
+from leads.intake import services
 from leads.choices import DeliveryOutcome
 from leads.models import LeadDelivery
 

@@ -1,11 +1,6 @@
-"""Azure Storage SAS URLs (CONTRACT §3): checked before any use, shown without their signature,
-and read for their expiry.
+"""Azure Storage SAS URLs (docs/contract.md#6-pulling-leads-from-azure-storage): checked before
+any use, shown without their signature (`leadcrm.logs.redact`), and read for their expiry."""
 
-Kept apart from `leads.pull` and free of model imports: the log filter below is loaded while
-Django configures logging, before the apps are ready.
-"""
-
-import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,13 +8,11 @@ from datetime import UTC, datetime, time, timedelta
 from urllib.parse import parse_qs, urlunsplit
 
 from django.utils.dateparse import parse_date, parse_datetime
-from django.views.debug import SafeExceptionReporterFilter
+
+from leadcrm.logs import redact
 
 AZURE_HOST_SUFFIX = ".core.windows.net"
 EXPIRY_NOTICE = timedelta(days=30)
-REDACTED = "REDACTED"
-# The signature however it is quoted: `sig=…` in a URL, `sig%3D…` in a URL inside another one.
-_SIGNATURE = re.compile(r"(?i)(sig(?:=|%3D))[^&\s'\"<>]+")
 # RFC 3986 appendix B with the scheme and the authority required: the authority runs to the
 # first / ? or # (urllib3 also stops at a backslash, which is refused before this is used).
 _URL = re.compile(
@@ -194,38 +187,3 @@ def expiry_warning(setting: str, sas: SasUrl, now: datetime) -> str | None:
         f"The SAS in {setting} ({sas.resource}) expires on {when} (in {days} days): "
         f"create a new one and update {setting}."
     )
-
-
-def redact(text: str) -> str:
-    return _SIGNATURE.sub(rf"\g<1>{REDACTED}", text)
-
-
-class RedactSignatures(logging.Filter):
-    """Takes SAS signatures out of every record a handler writes.
-
-    LeadCRM never logs a SAS URL itself; this is for libraries that put request URLs in their
-    messages and exceptions (urllib3, azure-core) at whatever level someone turns on.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: leave it to the handler to report
-            return True
-        if "sig" in message.lower():
-            record.msg, record.args = redact(message), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True
-
-
-class RedactingReporterFilter(SafeExceptionReporterFilter):
-    """Django's debug page and error reports list the settings: the SAS URLs go without their
-    signature (Django hides settings by name, and CRF_AZURE_QUEUE_URL names no secret)."""
-
-    def cleanse_setting(self, key, value):
-        value = super().cleanse_setting(key, value)
-        # str(): some settings are lazy strings (django-axes'), which re cannot read.
-        return redact(str(value)) if isinstance(value, str) else value

@@ -17,8 +17,8 @@ from django.utils.dateparse import parse_datetime
 
 from leadcrm import jsonbody
 
-from . import choices, firewall
-from .models import Lead, Partner, Product, ProductSet
+from leads import choices, firewall
+from leads.models import Lead, Partner, Product, ProductSet
 
 # CRF name (dotted for nested objects) → model field, in the schema's order.
 LEAD_FIELDS: list[tuple[str, str]] = [

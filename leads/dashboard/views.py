@@ -1,7 +1,7 @@
 """The leads dashboard in the admin: HTTP only (permission, the filter form, the answer).
 
-The numbers and the charts' geometry come from `leads.dashboard`; `leadcrm/urls.py` wraps the
-view in `admin.site.admin_view` (staff login, no caching).
+The numbers come from `numbers`, the charts' geometry from `charts`; `urls` wraps the view in
+`admin.site.admin_view` (staff login, no caching).
 """
 
 from datetime import date
@@ -13,8 +13,9 @@ from django.http import HttpRequest, QueryDict
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from . import dashboard
-from .models import Product
+from leads.models import Product
+
+from . import charts, numbers
 
 
 def _date_input() -> forms.DateInput:
@@ -33,7 +34,7 @@ class DashboardFilterForm(forms.Form):
     def __init__(self, query: QueryDict, *, today: date):
         # Always bound, with the defaults filled in, so that the fields show the range in use.
         # The default range starts on the weekly chart's first Monday: both cover the same leads.
-        defaults = {"date_from": dashboard.first_week(today), "date_to": today}
+        defaults = {"date_from": numbers.first_week(today), "date_to": today}
         given = {name: value for name, value in query.items() if value}
         super().__init__({**{name: day.isoformat() for name, day in defaults.items()}, **given})
 
@@ -50,11 +51,11 @@ def dashboard_view(request: HttpRequest) -> TemplateResponse:
     form = DashboardFilterForm(request.GET, today=timezone.localdate())
     context = {
         **admin.site.each_context(request), "title": "Leads dashboard", "form": form,
-        "weeks": dashboard.WEEKS, "palette": dashboard.palette(),
+        "weeks": numbers.WEEKS, "palette": charts.palette(),
     }
     if form.is_valid():
         data = form.cleaned_data
         product_id = data["product"].pk if data["product"] else None
-        charts = dashboard.charts(data["date_from"], data["date_to"], product_id)
-        context.update(data, charts=charts)
+        drawn = charts.charts(data["date_from"], data["date_to"], product_id)
+        context.update(data, charts=drawn)
     return TemplateResponse(request, "admin/leads/dashboard.html", context)

@@ -1,0 +1,96 @@
+"""Raw lead deliveries: what CRF sent, as it came, and reprocessing (managers)."""
+
+from django.contrib import admin, messages
+from django.utils.text import Truncator
+from django.utils.translation import ngettext
+
+from leadcrm.admin import EstimatedCountPaginator, ViewOnly, uuid_or_none
+from leads import firewall
+from leads.choices import DeliveryOutcome
+from leads.intake import services
+from leads.models import LeadDelivery
+
+from .display import as_json, lead_link, pre, problem_list
+
+
+@admin.register(LeadDelivery)
+class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = [
+        "id", "received_at", "lead_link", "source", "status", "outcome", "attempts", "short_error",
+    ]
+    list_filter = ["outcome", "source"]
+    list_select_related = ["lead"]
+    search_fields = ["=lead_id"]  # shows the search box; get_search_results does the lookup
+    search_help_text = "An exact lead id."
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter value, over the whole table
+    actions = ["reprocess"]
+    fields = [
+        "received_at", "lead_link", "source", "status", "outcome", "attempts", "processed_at",
+        "next_attempt_at", "body_sha256", "raw_body", "headers_sent", "warnings_found",
+        "error_text",
+    ]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # A raw body holds every field CRF sent, ownership demographics included.
+        return super().has_view_permission(request, obj) and firewall.may_see(request.user)
+
+    def get_queryset(self, request):
+        # Bodies can be large and the list never shows them; the detail page loads its one.
+        return super().get_queryset(request).defer("body", "headers")
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        lead_id = uuid_or_none(search_term)
+        return (queryset.filter(lead_id=lead_id) if lead_id else queryset.none()), False
+
+    @admin.action(description="Reprocess selected deliveries", permissions=["reprocess"])
+    def reprocess(self, request, queryset):
+        rejected = queryset.filter(outcome=DeliveryOutcome.REJECTED).count()
+        lead_ids = services.mark_for_reprocessing(queryset)
+        services.queue_leads(lead_ids)
+        level = messages.SUCCESS if lead_ids else messages.WARNING
+        self.message_user(request, _reprocess_message(len(lead_ids), rejected), level)
+
+    def has_reprocess_permission(self, request) -> bool:
+        # A write, so it asks for the change permission this view-only admin otherwise ignores.
+        return request.user.has_perm("leads.change_leaddelivery")
+
+    @admin.display(description="Lead", ordering="lead_id")
+    def lead_link(self, delivery: LeadDelivery):
+        return lead_link(delivery)
+
+    @admin.display(description="Error")
+    def short_error(self, delivery: LeadDelivery) -> str:
+        return Truncator(delivery.error).chars(80)
+
+    @admin.display(description="Body (pretty-printed when it is JSON)")
+    def raw_body(self, delivery: LeadDelivery):
+        return pre(delivery.pretty_body())
+
+    @admin.display(description="Headers")
+    def headers_sent(self, delivery: LeadDelivery):
+        return pre(as_json(delivery.headers))
+
+    @admin.display(description="Warnings")
+    def warnings_found(self, delivery: LeadDelivery):
+        return problem_list(delivery.warnings)
+
+    @admin.display(description="Error")
+    def error_text(self, delivery: LeadDelivery):
+        return pre(delivery.error) if delivery.error else "None"
+
+
+def _reprocess_message(queued: int, rejected: int) -> str:
+    message = ngettext(
+        "Queued %(n)d lead for processing.", "Queued %(n)d leads for processing.", queued
+    ) % {"n": queued}
+    if rejected:
+        message += " " + ngettext(
+            "Skipped %(n)d rejected delivery: its body is not a lead.",
+            "Skipped %(n)d rejected deliveries: their bodies are not leads.",
+            rejected,
+        ) % {"n": rejected}
+    return message
