@@ -1,20 +1,24 @@
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
 
 from . import plugins
 from .celery import app as celery_app
 from .webhooks import ServiceUnavailable
 
 
-@require_GET
 def healthz(request):
     """200 when the database (and the broker, when one is configured) answers; 503 otherwise.
+    Other methods than GET (and HEAD) are a 405 in the JSON error shape, as on every JSON path.
 
     Warnings (a partner gone quiet, a credential about to expire) need a person, not a restart:
     they turn the status to "warning" but keep the 200, so load balancers leave the node alone.
     """
+    if request.method not in ("GET", "HEAD"):
+        detail = "Only GET is allowed here."
+        response = JsonResponse({"error": "method_not_allowed", "detail": detail}, status=405)
+        response["Allow"] = "GET, HEAD"
+        return response
     checks = {"database": _check(_ping_database)}
     checks["broker"] = "in-process" if settings.CELERY_TASK_ALWAYS_EAGER else _check(_ping_broker)
     healthy = "unavailable" not in checks.values()

@@ -83,9 +83,11 @@ class BasicCredentialsAuthentication(BaseAuthentication):
     def authenticate(self, request):
         username = getattr(settings, self.username_setting)
         passwords = [getattr(settings, name) for name in self.password_settings]
-        passwords = [p for p in passwords if p]
-        if not username or not passwords:
+        # The current password must be set: the previous one alone is a rotation left half-done,
+        # and the endpoint stays closed, as the silence watch and the test sender take it.
+        if not username or not passwords[0]:
             raise NotConfigured()
+        passwords = [p for p in passwords if p]
         supplied = _basic_credentials(request.headers.get("Authorization", ""))
         # Both comparisons always run: the time taken does not say which part was wrong.
         user_ok = secret_matches(supplied[0], [username])

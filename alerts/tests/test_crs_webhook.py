@@ -227,6 +227,15 @@ def test_the_previous_password_is_accepted_during_a_rotation(settings, post_aler
     assert post_alerts(sample_batch, credentials=("crs-test", "pw-0123456789")).status_code == 200
 
 
+def test_the_previous_password_alone_does_not_open_the_endpoint(settings, post_alerts, sample_batch):
+    settings.CRS_WEBHOOK_PASSWORD, settings.CRS_WEBHOOK_PASSWORD_PREVIOUS = "", "old-password"
+
+    response = post_alerts(sample_batch, credentials=("crs-test", "old-password"))
+
+    assert (response.status_code, response.json()["error"]) == (503, "not_configured")
+    assert AlertDelivery.objects.count() == 0
+
+
 def test_without_configured_credentials_it_answers_503(settings, post_alerts, sample_batch):
     settings.CRS_WEBHOOK_PASSWORD = ""
     response = post_alerts(sample_batch, credentials=("crs-test", ""))

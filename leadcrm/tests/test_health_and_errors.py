@@ -76,3 +76,11 @@ def test_other_paths_keep_html_error_pages(client):
 )
 def test_secrets_are_compared_against_every_accepted_value(supplied, accepted, expected):
     assert secret_matches(supplied, accepted) is expected
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_other_methods_on_healthz_are_a_json_405(client, method):
+    response = getattr(client, method)("/healthz/")
+
+    assert response.status_code == 405 and response["Allow"] == "GET, HEAD"
+    assert response.json()["error"] == "method_not_allowed"
