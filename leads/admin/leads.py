@@ -6,6 +6,7 @@ assigned officer and the notes, written through `leads.workspace`.
 
 from decimal import Decimal
 
+from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -18,7 +19,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import ngettext
 
-from alerts.models import Alert
 from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uuid_or_none
 from leads import export, firewall, workspace
 from leads.choices import FRAUD_BANDS, STATUS_COLOURS, WITHHELD_FROM
@@ -337,7 +337,9 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
 
     @admin.display(description="Alerts of the CRS users linked to this lead (newest 20)")
     def credit_alerts(self, lead: Lead):
-        alerts = Alert.objects.filter(user__lead=lead).select_related("user").order_by("-time")[:20]
+        # By name, not by import: the alerts app builds on leads, never the other way round.
+        alert_model = apps.get_model("alerts", "Alert")
+        alerts = alert_model.objects.filter(user__lead=lead).select_related("user").order_by("-time")[:20]
         rows = [
             (f"{alert.time or alert.received_at:%Y-%m-%d %H:%M}", alert.get_type_display() or alert.type or "-",
              f" from {alert.alert_source}" if alert.alert_source else "", alert.user)

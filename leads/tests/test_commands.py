@@ -143,9 +143,9 @@ def test_seed_demo_sends_alerts_about_people_who_are_demo_leads(django_capture_o
 @pytest.mark.integration  # PostgreSQL: shards of leads written by several processes at once
 @pytest.mark.django_db(transaction=True)
 def test_seed_demo_writes_shards_side_by_side(monkeypatch):
-    from leads.management.commands import seed_demo
+    from leads import demo
 
-    monkeypatch.setattr(seed_demo, "SHARD_LEADS", 40)  # 100 leads: three shards, two processes
+    monkeypatch.setattr(demo, "SHARD_LEADS", 40)  # 100 leads: three shards, two processes
     out, _ = run("seed_demo", "--leads", "100", "--seed", "7")
 
     assert Lead.objects.count() == 100
