@@ -6,7 +6,7 @@ class LeadsConfig(AppConfig):
     verbose_name = "CRF leads"
 
     def ready(self) -> None:
-        # The app's Celery tasks live with their concern; Celery's autodiscovery only looks for a
-        # `tasks` module at the top of the app.
+        # Registered in every process, not only in workers: services queue them by name. They live
+        # with their concern, where Celery's autodiscovery (a top-level `tasks`) would not look.
         from .intake import tasks as intake_tasks  # noqa: F401
         from .pull import tasks as pull_tasks  # noqa: F401
