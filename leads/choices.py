@@ -214,8 +214,8 @@ class DeliveryOutcome(models.TextChoices):
 
 # CRF withholds leads scoring this or more from partner matching (seed 000, "Fraud Score").
 WITHHELD_FROM = Decimal("0.85")
-# The smallest step between two scores: CRF's carry five decimals, stored as sent
-# (Lead.fraud_score has decimal_places=5, and the reader rounds to it).
+# The smallest step between two stored scores: Lead.fraud_score keeps five decimals, and the CRF
+# reader rounds what it is sent to them.
 SCORE_STEP = Decimal("0.00001")
 
 
@@ -240,7 +240,7 @@ class FraudBand:
         return self.lower <= score and (self.upper is None or score < self.upper)
 
 
-# In order, each starting where the one before ends. "0" is 0 alone: up to the next score there is.
+# In order, each starting where the one before ends. "0" is 0 alone: it ends at the next score.
 FRAUD_BANDS = [
     FraudBand("zero", "0", Decimal(0), SCORE_STEP, "#16a34a"),
     FraudBand("low", ">0–0.5", SCORE_STEP, Decimal("0.5"), "#ca8a04"),
