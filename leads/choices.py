@@ -1,5 +1,6 @@
 """The CRF Connect lookups (seed 000, "Lookups"). Values outside these lists are kept as sent."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import models
@@ -213,14 +214,46 @@ class DeliveryOutcome(models.TextChoices):
 
 # CRF withholds leads scoring this or more from partner matching (seed 000, "Fraud Score").
 WITHHELD_FROM = Decimal("0.85")
-# The fraud-score bands staff filter and chart by: (key, label, condition, colour). Each band holds
-# its lower bound and not its upper one (0.5 is "0.5–0.85").
+# The smallest step between two stored scores: Lead.fraud_score keeps five decimals, and the CRF
+# reader rounds what it is sent to them.
+SCORE_STEP = Decimal("0.00001")
+
+
+@dataclass(frozen=True)
+class FraudBand:
+    """A fraud-score band staff filter, colour and chart by: the scores from `lower` (inclusive)
+    up to `upper` (exclusive; None: no upper bound). The database's condition and Python's test
+    are both made from these bounds, so a lead's badge and the filter it appears under agree."""
+
+    key: str
+    label: str
+    lower: Decimal
+    upper: Decimal | None
+    colour: str
+
+    @property
+    def condition(self) -> Q:
+        below = Q() if self.upper is None else Q(fraud_score__lt=self.upper)
+        return Q(fraud_score__gte=self.lower) & below
+
+    def holds(self, score: Decimal) -> bool:
+        return self.lower <= score and (self.upper is None or score < self.upper)
+
+
+# In order, each starting where the one before ends. "0" is 0 alone: it ends at the next score.
 FRAUD_BANDS = [
-    ("zero", "0", Q(fraud_score=0), "#16a34a"),
-    ("low", ">0–0.5", Q(fraud_score__gt=0, fraud_score__lt=Decimal("0.5")), "#ca8a04"),
-    ("high", "0.5–0.85", Q(fraud_score__gte=Decimal("0.5"), fraud_score__lt=WITHHELD_FROM), "#ea580c"),
-    ("withheld", "≥0.85 (withheld from matching)", Q(fraud_score__gte=WITHHELD_FROM), "#dc2626"),
+    FraudBand("zero", "0", Decimal(0), SCORE_STEP, "#16a34a"),
+    FraudBand("low", ">0–0.5", SCORE_STEP, Decimal("0.5"), "#ca8a04"),
+    FraudBand("high", "0.5–0.85", Decimal("0.5"), WITHHELD_FROM, "#ea580c"),
+    FraudBand("withheld", "≥0.85 (withheld from matching)", WITHHELD_FROM, None, "#dc2626"),
 ]
+
+
+def fraud_band(score: Decimal) -> FraudBand | None:
+    """The band a score is in; None for one outside them all (below 0, which CRF never sends)."""
+    return next((band for band in FRAUD_BANDS if band.holds(score)), None)
+
+
 # One colour per status on every page (list badges, dashboard). Each has at least 3:1 contrast on
 # the admin's light and dark backgrounds.
 STATUS_COLOURS = {

@@ -1,8 +1,10 @@
-"""The leads CSV (CONTRACT §8): CRF field names as the header, nested ones dotted, in the schema's
-order; `ownershipDemographicTypes` only for who may see ownership demographics."""
+"""The leads CSV (docs/contract.md#11-csv-export): CRF field names as the header, nested ones
+dotted, in the schema's order; `ownershipDemographicTypes` only for who may see ownership
+demographics."""
 
 from collections.abc import Generator, Iterator
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connections, models
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -57,19 +59,27 @@ def lines(leads: QuerySet, *, with_demographics: bool) -> Generator[str, None, i
     return (yield from csvexport.written(rows))
 
 
-def audited_lines(leads: QuerySet, *, user, source: str, filters: dict) -> Iterator[str]:
-    """The CSV for `user` (demographics only if they may see them), logged before the first byte
-    and completed when the stream ends, however it ends (with the row count if read to the end)."""
-    with_demographics = firewall.may_see(user)
+def audited_lines(
+    leads: QuerySet,
+    *,
+    user: AbstractBaseUser | None,
+    source: str,
+    filters: dict,
+    with_demographics: bool | None = None,
+) -> Iterator[str]:
+    """The CSV, logged before the first byte and completed when the stream ends, however it ends
+    (with the row count if read to the end).
+
+    For a person, their permission decides whether ownership demographics go in; `user=None` is
+    the shell, whose operator decides (`export_leads --with-demographics`). Exactly one of the two
+    decides: a person's export that asks for demographics itself is a mistake, not a choice.
+    """
+    if (user is None) == (with_demographics is None):
+        raise ValueError("Give either a person, or with_demographics for the shell's export.")
+    if user is not None:
+        with_demographics = firewall.may_see(user)
     log = ExportLog.objects.create(
         user=user, source=source, filters=filters, with_demographics=with_demographics
-    )
-    return _counted(lines(leads, with_demographics=with_demographics), log)
-
-
-def audited_command_lines(leads: QuerySet, *, filters: dict, with_demographics: bool) -> Iterator[str]:
-    log = ExportLog.objects.create(
-        source=ExportLog.Source.COMMAND, filters=filters, with_demographics=with_demographics
     )
     return _counted(lines(leads, with_demographics=with_demographics), log)
 

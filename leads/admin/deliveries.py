@@ -6,7 +6,6 @@ from django.utils.translation import ngettext
 
 from leadcrm.admin import EstimatedCountPaginator, ViewOnly, uuid_or_none
 from leads import firewall
-from leads.choices import DeliveryOutcome
 from leads.intake import services
 from leads.models import LeadDelivery
 
@@ -48,11 +47,9 @@ class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
 
     @admin.action(description="Reprocess selected deliveries", permissions=["reprocess"])
     def reprocess(self, request, queryset):
-        rejected = queryset.filter(outcome=DeliveryOutcome.REJECTED).count()
-        lead_ids = services.mark_for_reprocessing(queryset)
-        services.queue_leads(lead_ids)
-        level = messages.SUCCESS if lead_ids else messages.WARNING
-        self.message_user(request, _reprocess_message(len(lead_ids), rejected), level)
+        done = services.reprocess(queryset, now=False)  # the workers process them
+        level = messages.SUCCESS if done.leads else messages.WARNING
+        self.message_user(request, _reprocess_message(done), level)
 
     def has_reprocess_permission(self, request) -> bool:
         # A write, so it asks for the change permission this view-only admin otherwise ignores.
@@ -83,14 +80,14 @@ class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
         return pre(delivery.error) if delivery.error else "None"
 
 
-def _reprocess_message(queued: int, rejected: int) -> str:
+def _reprocess_message(done: services.Reprocessed) -> str:
     message = ngettext(
-        "Queued %(n)d lead for processing.", "Queued %(n)d leads for processing.", queued
-    ) % {"n": queued}
-    if rejected:
+        "Queued %(n)d lead for processing.", "Queued %(n)d leads for processing.", done.leads
+    ) % {"n": done.leads}
+    if done.rejected:
         message += " " + ngettext(
             "Skipped %(n)d rejected delivery: its body is not a lead.",
             "Skipped %(n)d rejected deliveries: their bodies are not leads.",
-            rejected,
-        ) % {"n": rejected}
+            done.rejected,
+        ) % {"n": done.rejected}
     return message

@@ -4,8 +4,6 @@ Every row here comes from CRF Connect, so the admin shows and never edits: staff
 assigned officer and the notes, written through `leads.workspace`.
 """
 
-from decimal import Decimal
-
 from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -21,7 +19,7 @@ from django.utils.translation import ngettext
 
 from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uuid_or_none
 from leads import export, firewall, workspace
-from leads.choices import FRAUD_BANDS, STATUS_COLOURS, WITHHELD_FROM
+from leads.choices import FRAUD_BANDS, STATUS_COLOURS, WITHHELD_FROM, fraud_band
 from leads.models import (
     ANY_PROBLEMS, LEAD_SEARCH_FIELDS, ExportLog, Lead, LeadNote, LeadSearchText, StatusChange,
 )
@@ -34,22 +32,14 @@ from .display import (
 class FraudBandFilter(admin.SimpleListFilter):
     title = "fraud score"
     parameter_name = "fraud"
-    BANDS = {key: (label, condition) for key, label, condition, _ in FRAUD_BANDS}
+    BANDS = {band.key: band for band in FRAUD_BANDS}
 
     def lookups(self, request, model_admin):
-        return [(key, label) for key, (label, _) in self.BANDS.items()]
+        return [(band.key, band.label) for band in FRAUD_BANDS]
 
     def queryset(self, request, queryset):
         band = self.BANDS.get(self.value())
-        return queryset.filter(band[1]) if band else queryset
-
-    @staticmethod
-    def band_of(score: Decimal) -> str:
-        if score <= 0:
-            return "zero"
-        if score < Decimal("0.5"):
-            return "low"
-        return "high" if score < WITHHELD_FROM else "withheld"
+        return queryset.filter(band.condition) if band else queryset
 
 
 class DataProblemsFilter(PresenceFilter):
@@ -90,7 +80,6 @@ class BusinessStateFilter(admin.SimpleListFilter):
         return queryset.filter(address_state=self.value()) if self.value() else queryset
 
 
-FRAUD_COLOURS = {key: colour for key, _, _, colour in FRAUD_BANDS}
 # Lead page fields shown only with a permission.
 PERMISSION_FIELDS = {
     **{as_sent(name): firewall.DEMOGRAPHICS_PERMISSION for name in firewall.SENSITIVE_FIELDS},
@@ -325,10 +314,13 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     def fraud(self, lead: Lead) -> str:
         if lead.fraud_score is None:
             return EMPTY
+        score = f"{lead.fraud_score.normalize():f}"
+        band = fraud_band(lead.fraud_score)
+        if band is None:  # below 0: CRF's scores run from 0 to 1
+            return score
         withheld = " (withheld)" if lead.fraud_score >= WITHHELD_FROM else ""
-        band = FraudBandFilter.band_of(lead.fraud_score)
         # "0.93 (withheld)" may take two lines in the list (leads/static/leads/lead_list.css).
-        return badge(f"{lead.fraud_score.normalize():f}{withheld}", FRAUD_COLOURS[band], wrap=True)
+        return badge(f"{score}{withheld}", band.colour, wrap=True)
 
     @admin.display(description="Deliveries")
     def delivery_log(self, lead: Lead):

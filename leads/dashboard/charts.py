@@ -16,7 +16,7 @@ from .numbers import Group, ProductAmounts, Weekly
 WIDTH = 640  # every chart's viewBox width; the page scales it to the column
 STATUS_COLOURS = choices.STATUS_COLOURS  # the same colours as the lead list's badges
 EXTRA_COLOURS = ["#a16207", "#db2777", "#0891b2"]  # statuses CRF adds after our lookups
-FRAUD_COLOURS = [colour for _, _, _, colour in choices.FRAUD_BANDS]  # "not scored" has its own
+FRAUD_COLOURS = [band.colour for band in choices.FRAUD_BANDS]  # "not scored" has its own
 STATUS_CSS = {status.value: f"s-{status.value.lower()}" for status in Status}
 EXTRA_CSS = [f"s-extra{n}" for n in range(len(EXTRA_COLOURS))]
 

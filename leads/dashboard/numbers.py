@@ -22,7 +22,7 @@ WEEKS = 12
 # Money lent: a funded block on a lead that is not Funded (CRF's own sample has one) is not.
 FUNDED = Q(status=Status.FUNDED)
 TOP = 10  # products and partners shown by name; the rest are summed as "Other"
-FRAUD_BANDS = [(label, condition) for _, label, condition, _ in choices.FRAUD_BANDS] + [
+FRAUD_BANDS = [(band.label, band.condition) for band in choices.FRAUD_BANDS] + [
     ("not scored", Q(fraud_score=None)),
 ]
 

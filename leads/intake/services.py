@@ -8,6 +8,7 @@ a row lock, newest state last, whatever order the workers run in.
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -296,7 +297,38 @@ def _release(lead_ids: list[uuid.UUID], claimed_at: datetime) -> None:
         claims.update(queued_at=None)
 
 
-def mark_for_reprocessing(deliveries: QuerySet) -> list[uuid.UUID]:
+@dataclass(frozen=True)
+class Reprocessed:
+    """What a reprocessing did, for the admin's message and the command's summary."""
+
+    leads: int  # leads queued, or processed here
+    rejected: int  # rejected deliveries skipped: their bodies are not leads
+    deliveries: int | None = None  # deliveries processed here; None when queued for the workers
+    still_failed: int | None = None  # of those chosen, failed again here; None when queued
+
+
+Progress = Callable[[list[uuid.UUID]], Iterable[uuid.UUID]]
+
+
+def reprocess(deliveries: QuerySet, *, now: bool, progress: Progress = iter) -> Reprocessed:
+    """Process stored deliveries again (docs/contract.md#reprocessing), the admin's and the
+    command's way alike: rejected ones are skipped, the rest get a fresh set of attempts.
+
+    `now`: their leads are processed in this process, one after another through `progress` (the
+    command's progress bar). Otherwise they are queued for the workers once the current
+    transaction commits (with the broker down, the sweep queues them later).
+    """
+    rejected = deliveries.filter(outcome=DeliveryOutcome.REJECTED).count()
+    lead_ids = _mark_for_reprocessing(deliveries)
+    if not now:
+        queue_leads(lead_ids)
+        return Reprocessed(len(lead_ids), rejected)
+    processed = sum(process_lead(lead_id) for lead_id in progress(lead_ids))
+    still_failed = deliveries.filter(outcome=DeliveryOutcome.FAILED).count()
+    return Reprocessed(len(lead_ids), rejected, processed, still_failed)
+
+
+def _mark_for_reprocessing(deliveries: QuerySet) -> list[uuid.UUID]:
     """Mark stored deliveries to be processed again; returns their leads. Rejected ones are skipped.
 
     A person asking again gives the deliveries a fresh set of automatic retries. They are claimed

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from leads.choices import FRAUD_BANDS, SCORE_STEP, fraud_band
 from leads.intake import crf, services
 from leads.admin.leads import LeadAdmin
 from leads.models import Lead, LeadDelivery, LeadNote
@@ -100,6 +101,50 @@ def test_fraud_band_filter_keeps_only_withheld_leads(admin_client, add_lead):
 
     assert [lead.id for lead in listed(response)] == [withheld]
     assert "≥0.85 (withheld from matching)" in response.text
+
+
+# Each bound, the scores either side of it, and the scale's ends.
+BOUNDARY_SCORES = sorted(
+    {Decimal(s) for s in ["0", "0.00001", "0.49999", "0.5", "0.84999", "0.85", "1"]}
+    | {
+        bound + step
+        for band in FRAUD_BANDS for bound in (band.lower, band.upper) if bound is not None
+        for step in (-SCORE_STEP, 0, SCORE_STEP) if 0 <= bound + step <= 1
+    }
+)
+
+
+def test_each_score_is_in_the_band_python_gives_it_and_in_no_other_in_the_database(add_lead):
+    leads = {add_lead(fraudScore=float(score)): score for score in BOUNDARY_SCORES}
+
+    for band in FRAUD_BANDS:
+        in_database = set(Lead.objects.filter(band.condition).values_list("pk", flat=True))
+        in_python = {lead_id for lead_id, score in leads.items() if fraud_band(score) == band}
+        assert in_database == in_python, band.key
+    assert all(fraud_band(score) is not None for score in leads.values())
+    assert Lead.objects.filter(fraud_score__in=BOUNDARY_SCORES).count() == len(BOUNDARY_SCORES)
+
+
+def test_a_lead_listed_under_a_fraud_band_wears_that_bands_colour(admin_client, add_lead):
+    for score in BOUNDARY_SCORES:
+        add_lead(fraudScore=float(score))
+
+    for band in FRAUD_BANDS:
+        response = admin_client.get(LEADS, {"fraud": band.key})
+        badges = re.findall(r"background:(#[0-9a-f]{6});padding[^>]*>([0-9.]+)", response.text)
+        scores = {Decimal(score) for colour, score in badges if colour == band.colour}
+        assert scores == {s for s in BOUNDARY_SCORES if fraud_band(s) == band}
+        assert len(listed(response)) == len(scores), band.key
+
+
+def test_a_score_below_zero_is_in_no_band():
+    assert fraud_band(Decimal("-0.00001")) is None
+    assert fraud_band(Decimal("1.5")).key == "withheld"
+
+
+def test_the_score_step_is_the_stored_precision():
+    places = Lead._meta.get_field("fraud_score").decimal_places
+    assert SCORE_STEP == Decimal(1).scaleb(-places)
 
 
 def test_status_filter_keeps_only_leads_with_that_status(admin_client, add_lead):

@@ -315,6 +315,22 @@ def test_reprocess_deliveries_processes_a_failed_delivery_again(stored):
 
 
 @pytest.mark.django_db
+def test_reprocess_deliveries_says_how_many_deliveries_are_still_failed(stored):
+    from django.db import connection
+
+    from leads.tests.test_processing import fail_lead_updates
+
+    failed(stored())
+    stored()
+
+    with connection.execute_wrapper(fail_lead_updates):
+        out, err = run("reprocess_deliveries")
+
+    assert "Leads processed: 2 (0 deliveries); deliveries still failed: 2." in out
+    assert "Reprocessing: 100%" in err and "2/2" in err
+
+
+@pytest.mark.django_db
 def test_reprocess_deliveries_with_lead_reprocesses_only_that_lead(stored):
     mine, other = stored(), stored()
     failed(mine)

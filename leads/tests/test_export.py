@@ -138,7 +138,10 @@ def test_an_export_cut_short_is_logged_as_finished_without_a_row_count(sample_le
 
     bodies = [json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode() for _ in range(30)]
     list(bulk.import_leads([(body, timezone.now()) for body in bodies], source="demo"))
-    text = lead_export.audited_command_lines(Lead.objects.all(), filters={}, with_demographics=False)
+    text = lead_export.audited_lines(
+        Lead.objects.all(), user=None, source=ExportLog.Source.COMMAND, filters={},
+        with_demographics=False,
+    )
     next(text), next(text)  # the header and a first piece; then the reader goes away
 
     text.close()
@@ -146,3 +149,64 @@ def test_an_export_cut_short_is_logged_as_finished_without_a_row_count(sample_le
     log = ExportLog.objects.get()
     assert log.finished_at is not None and log.rows is None
     assert Lead.objects.count() == 30  # the connection is still good (on PostgreSQL: after COPY)
+
+
+def test_the_command_logs_the_shells_export_with_its_filters_and_as_asked(tmp_path, add_lead):
+    from leads.models import ExportLog
+
+    add_lead(status="Funded", ownershipDemographicTypes=["Veteran"])
+    add_lead(status="Matched")
+
+    (row,) = export(tmp_path, "--status", "Funded", "--with-demographics")
+
+    assert row["ownershipDemographicTypes"] == "Veteran"
+    log = ExportLog.objects.get()
+    assert (log.user, log.source, log.filters) == (None, "command", {"status": "Funded"})
+    assert (log.with_demographics, log.rows) == (True, 1)
+    assert log.finished_at is not None
+
+
+def test_the_shells_export_takes_the_demographics_column_as_asked(add_lead):
+    from leads import export as lead_export
+    from leads.models import ExportLog, Lead
+
+    add_lead(ownershipDemographicTypes=["Veteran"])
+
+    for asked in (False, True):
+        text = "".join(lead_export.audited_lines(
+            Lead.objects.all(), user=None, source=ExportLog.Source.COMMAND, filters={},
+            with_demographics=asked,
+        ))
+        assert ("ownershipDemographicTypes" in text.splitlines()[0]) is asked
+    logs = ExportLog.objects.order_by("started_at", "pk")
+    assert list(logs.values_list("user", "with_demographics", "rows")) == [
+        (None, False, 1), (None, True, 1)
+    ]
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_a_persons_export_takes_no_demographics_choice_but_their_permission(
+    django_user_model, asked
+):
+    from leads import export as lead_export
+    from leads.models import ExportLog, Lead
+
+    officer = django_user_model.objects.create_user("officer", is_staff=True)
+
+    with pytest.raises(ValueError, match="either a person"):
+        lead_export.audited_lines(
+            Lead.objects.all(), user=officer, source=ExportLog.Source.LIST, filters={},
+            with_demographics=asked,
+        )
+    assert not ExportLog.objects.exists()
+
+
+def test_an_export_names_who_asks_for_it():
+    from leads import export as lead_export
+    from leads.models import ExportLog, Lead
+
+    with pytest.raises(ValueError, match="either a person"):
+        lead_export.audited_lines(
+            Lead.objects.all(), user=None, source=ExportLog.Source.COMMAND, filters={}
+        )
+    assert not ExportLog.objects.exists()

@@ -108,13 +108,49 @@ def test_reprocessing_skips_rejected_deliveries_and_is_idempotent(sample_lead):
     services.receive_lead(b"not json")
     services.process_lead(good.lead_id)
 
-    lead_ids = services.mark_for_reprocessing(LeadDelivery.objects.all())
-    assert lead_ids == [good.lead_id]
-    services.process_lead(good.lead_id)
+    done = services.reprocess(LeadDelivery.objects.all(), now=True)
+    assert (done.leads, done.rejected, done.deliveries, done.still_failed) == (1, 1, 1, 0)
 
     assert LeadDelivery.objects.get(pk=good.pk).outcome == "processed"
     assert LeadDelivery.objects.filter(outcome="rejected").count() == 1
     assert Lead.objects.get().status_changes.count() == 1
+
+
+def test_reprocessing_here_counts_what_it_processed_and_what_failed_again(sample_lead):
+    first, second = receive(sample_lead), receive(sample_lead, id=str(uuid.uuid4()))
+    services.receive_lead(b"not json")
+    for delivery in (first, second):
+        services.process_lead(delivery.lead_id)
+    seen = []
+
+    def progress(lead_ids):
+        seen.extend(lead_ids)
+        return lead_ids
+
+    with connection.execute_wrapper(fail_lead_updates):
+        failing = services.reprocess(LeadDelivery.objects.all(), now=True, progress=progress)
+    again = services.reprocess(LeadDelivery.objects.filter(outcome="failed"), now=True)
+
+    assert failing == services.Reprocessed(leads=2, rejected=1, deliveries=0, still_failed=2)
+    assert sorted(seen) == sorted([first.lead_id, second.lead_id])
+    assert again == services.Reprocessed(leads=2, rejected=0, deliveries=2, still_failed=0)
+    assert LeadDelivery.objects.filter(attempts=1, outcome="processed").count() == 2
+
+
+def test_reprocessing_for_the_workers_processes_nothing_here(
+    sample_lead, django_capture_on_commit_callbacks
+):
+    delivery = receive(sample_lead)
+    services.process_lead(delivery.lead_id)
+    LeadDelivery.objects.filter(pk=delivery.pk).update(outcome="failed", error="boom")
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        done = services.reprocess(LeadDelivery.objects.all(), now=False)
+
+    assert done == services.Reprocessed(leads=1, rejected=0)
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.error, delivery.attempts) == ("pending", "", 0)
+    assert len(queued) == 1  # the publish, once the transaction commits
 
 
 def test_a_lead_whose_deliveries_were_all_rejected_does_not_exist(sample_lead):

@@ -1,4 +1,5 @@
-"""`export_leads`: the admin's leads CSV (CONTRACT §8), from the shell, streamed to a file."""
+"""`export_leads`: the admin's leads CSV (docs/contract.md#11-csv-export), from the shell,
+streamed to a file."""
 
 import sys
 import uuid
@@ -8,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from leads import export
-from leads.models import Lead
+from leads.models import ExportLog, Lead
 
 
 class Command(BaseCommand):
@@ -35,8 +36,9 @@ class Command(BaseCommand):
         target = sys.stdout if output == "-" else _open(output)
         try:
             with bar:
-                csv_text = export.audited_command_lines(
-                    leads, filters=_printable(filters), with_demographics=with_demographics
+                csv_text = export.audited_lines(
+                    leads, user=None, source=ExportLog.Source.COMMAND, filters=_printable(filters),
+                    with_demographics=with_demographics,
                 )
                 for number, piece in enumerate(csv_text):
                     target.write(piece)

@@ -3,6 +3,7 @@
 import uuid
 from argparse import ArgumentTypeError
 from datetime import datetime, time
+from functools import partial
 
 from django.core.management.base import BaseCommand
 from django.db.models import QuerySet
@@ -31,15 +32,12 @@ class Command(BaseCommand):
     def handle(self, *args, lead: uuid.UUID | None, failed: bool, since: datetime | None, **_):
         scope = _scope(lead, since)
         chosen = scope.filter(outcome=DeliveryOutcome.FAILED) if failed else scope
-        lead_ids = services.mark_for_reprocessing(chosen)
-        processed = 0
-        for lead_id in tqdm(lead_ids, unit="lead", desc="Reprocessing", file=self.stderr._out):
-            processed += services.process_lead(lead_id)
-        still_failed = scope.filter(outcome=DeliveryOutcome.FAILED).count()
-        style = self.style.ERROR if still_failed else self.style.SUCCESS
+        bar = partial(tqdm, unit="lead", desc="Reprocessing", file=self.stderr._out)
+        done = services.reprocess(chosen, now=True, progress=bar)
+        style = self.style.ERROR if done.still_failed else self.style.SUCCESS
         self.stdout.write(style(
-            f"Leads processed: {len(lead_ids)} ({processed} deliveries); "
-            f"deliveries still failed: {still_failed}."
+            f"Leads processed: {done.leads} ({done.deliveries} deliveries); "
+            f"deliveries still failed: {done.still_failed}."
         ))
 
 
