@@ -1,4 +1,5 @@
-"""CRS credit-alert notifications (seed 003), the batches they arrive in, and who hears of them."""
+"""CRS credit-alert notifications (docs/contract.md#7-crs-alert-intake), the batches they arrive
+in, and who hears of them."""
 
 import functools
 import uuid
@@ -15,7 +16,7 @@ from .templating import Record, available_names, template_problem
 
 
 class AlertType(models.TextChoices):
-    """The seed's types, labelled with its descriptions. CRS adds types without notice: a value
+    """CRS's documented types (docs/contract.md#crs-alert-types), labelled with their descriptions. CRS adds types without notice: a value
     outside this list is stored as sent."""
 
     ACCNEW = "ACCNEW", "New account created"
@@ -89,7 +90,7 @@ class Alert(models.Model):
     alert_date = models.DateTimeField(null=True, blank=True)  # parsed leniently from …
     alert_date_sent = models.CharField(max_length=255, blank=True)  # … this, kept as sent
     alert_source = models.CharField(max_length=255, blank=True)
-    extra = models.JSONField(default=dict, blank=True)  # keys the seed does not name
+    extra = models.JSONField(default=dict, blank=True)  # keys CRS's documentation does not name
     problems = models.JSONField(default=list, blank=True)  # fields stored empty, and why
     received_at = models.DateTimeField()
     processed_at = models.DateTimeField(null=True, blank=True)  # notifications done

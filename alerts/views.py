@@ -9,7 +9,8 @@ from . import services
 
 
 class CRSAlertWebhookView(APIView):
-    """POST a CRS notification batch (CONTRACT §6); answered item by item, in order."""
+    """POST a CRS notification batch (docs/contract.md#7-crs-alert-intake); answered item by item,
+    in order."""
 
     authentication_classes = [BasicCredentialsAuthentication]
     parser_classes = []  # the raw body is stored first, then read

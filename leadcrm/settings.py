@@ -222,7 +222,7 @@ CELERY_BEAT_SCHEDULE = {
     "watch-crs-silence": {"task": "alerts.tasks.watch_crs_silence", "schedule": 15 * 60},
 }
 
-# --- CRF Connect leads (CONTRACT §3, §5) ------------------------------------------------------
+# --- CRF Connect leads (docs/contract.md#3-configuration) --------------------------------------
 CRF_WEBHOOK_HEADER = env.str("CRF_WEBHOOK_HEADER", default="X-Api-Key")
 CRF_WEBHOOK_SECRET = env.list("CRF_WEBHOOK_SECRET", default=[])
 CRF_MAX_BODY_BYTES = 1024 * 1024
@@ -243,7 +243,7 @@ CELERY_BEAT_SCHEDULE["pull-crf-leads"] = {
     "options": {"expires": CRF_AZURE_POLL_SECONDS},  # a backlog of missed pulls is one pull
 }
 
-# --- CRS credit alerts (CONTRACT §3, §6) -------------------------------------------------------
+# --- CRS credit alerts (docs/contract.md#3-configuration) --------------------------------------
 CRS_WEBHOOK_USERNAME = env.str("CRS_WEBHOOK_USERNAME", default="")
 CRS_WEBHOOK_PASSWORD = env.str("CRS_WEBHOOK_PASSWORD", default="")
 CRS_WEBHOOK_PASSWORD_PREVIOUS = env.str("CRS_WEBHOOK_PASSWORD_PREVIOUS", default="")

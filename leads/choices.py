@@ -1,4 +1,4 @@
-"""The CRF Connect lookups (seed 000, "Lookups"). Values outside these lists are kept as sent."""
+"""The CRF Connect lookups (docs/contract.md#crf-lookups). Values outside them are kept as sent."""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -212,7 +212,7 @@ class DeliveryOutcome(models.TextChoices):
     REJECTED = "rejected"
 
 
-# CRF withholds leads scoring this or more from partner matching (seed 000, "Fraud Score").
+# CRF withholds leads scoring this or more from partner matching (docs/contract.md#fraud-score).
 WITHHELD_FROM = Decimal("0.85")
 # The smallest step between two stored scores: Lead.fraud_score keeps five decimals, and the CRF
 # reader rounds what it is sent to them.

@@ -1,4 +1,5 @@
-"""CRF Connect leads (seed 000). Field names are the snake_case of the CRF names (CONTRACT §5).
+"""CRF Connect leads. Field names are the snake_case of the CRF names
+(docs/contract.md#field-naming).
 
 CRF is the source of truth for every field below except the timestamps of our own; the rows
 change only through `leads.services`.

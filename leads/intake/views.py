@@ -9,7 +9,8 @@ from . import services
 
 
 class CRFLeadWebhookView(APIView):
-    """POST one CRF Connect lead (CONTRACT §5). HTTP only: the work is in `services.receive_lead`."""
+    """POST one CRF Connect lead (docs/contract.md#5-crf-lead-intake). HTTP only: the work is in
+    `services.receive_lead`."""
 
     authentication_classes = [HeaderSecretAuthentication]
     parser_classes = []  # Content-Type is not trusted: the raw body is parsed as JSON

@@ -1,4 +1,5 @@
-"""The leads commands (CONTRACT §7): seed_demo, send_test_webhook, reprocess_deliveries."""
+"""The commands (docs/contract.md#10-management-commands): seed_demo, send_test_webhook,
+reprocess_deliveries."""
 
 import json
 import socket

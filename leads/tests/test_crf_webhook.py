@@ -1,4 +1,5 @@
-"""POST /webhooks/crf/leads/ — every rule of CONTRACT §5, from the CRF sample lead and variations."""
+"""POST /webhooks/crf/leads/ — every rule of docs/contract.md#5-crf-lead-intake, from the CRF
+sample lead and variations."""
 
 import json
 import uuid

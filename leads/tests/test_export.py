@@ -1,4 +1,5 @@
-"""The leads CSV (CONTRACT §8), through `export_leads`: re-read and compared with the leads."""
+"""The leads CSV (docs/contract.md#11-csv-export), through `export_leads`: re-read and compared
+with the leads."""
 
 import csv
 import io

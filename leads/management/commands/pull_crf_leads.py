@@ -1,5 +1,5 @@
 """`pull_crf_leads [--queue] [--blob]`: one pull from the configured Azure Storage sources
-(CONTRACT §7). Celery beat runs the same pull every CRF_AZURE_POLL_SECONDS; `--loop` does it
+(docs/contract.md#10-management-commands). Celery beat runs the same pull every CRF_AZURE_POLL_SECONDS; `--loop` does it
 in this process, for `make run`, where there is no beat."""
 
 import time
