@@ -16,8 +16,8 @@ from .templating import Record, available_names, template_problem
 
 
 class AlertType(models.TextChoices):
-    """CRS's documented types (docs/contract.md#crs-alert-types), labelled with their descriptions. CRS adds types without notice: a value
-    outside this list is stored as sent."""
+    """CRS's documented types (docs/contract.md#crs-alert-types), labelled with their descriptions.
+    CRS adds types without notice: a value outside this list is stored as sent."""
 
     ACCNEW = "ACCNEW", "New account created"
     IDFAIL = "IDFAIL", "Identity failed"
