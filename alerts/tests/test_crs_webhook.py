@@ -92,6 +92,7 @@ def test_an_item_with_only_an_id_is_stored(post_alerts):
         ({"id": None}, None),
         ({"id": "not-a-uuid"}, "not-a-uuid"),
         ({"id": 12345}, 12345),
+        ({"id": "\u0661" * 32}, "\u0661" * 32),  # uuid.UUID alone reads other digits as 1s
         ({"id": ["a"]}, None),
         ("a string", None),
         (42, None),

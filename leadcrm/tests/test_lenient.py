@@ -154,7 +154,7 @@ def test_the_usual_ways_of_writing_a_uuid_are_read(text):
         "",
         SOME_UUID[:-1],
         " " + SOME_UUID,
-        "١" * 32,  # Arabic-Indic digits: uuid.UUID alone reads them as 1s
+        "\u0661" * 32,  # Arabic-Indic digits: uuid.UUID alone reads them as 1s
         "1_" + "2" * 30,  # underscores: uuid.UUID alone reads this as a shorter number
         "+" + SOME_UUID[1:],  # a sign: uuid.UUID alone reads it as a 0
         12345,
@@ -283,7 +283,7 @@ def test_epoch_seconds_or_milliseconds_are_read_as_a_utc_moment(value, read):
         "inf",
         "-Infinity",
         "1_000",
-        "١٢",
+        "\u0661\u0662",
         "0x10",
         [1],
         {"t": 1},
