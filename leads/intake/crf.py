@@ -8,6 +8,7 @@ value is stored as sent and reported, and keys the schema does not name are kept
 import functools
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -310,6 +311,14 @@ def _string(model_field, value) -> str:
     return lenient.text(value, model_field.max_length)
 
 
+def _datetime(model_field, value) -> datetime:
+    return lenient.iso_datetime(value)
+
+
+def _uuid(model_field, value) -> uuid.UUID:
+    return lenient.uuid(value)
+
+
 def _decimal(model_field, value) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         raise expected("a number", value)
@@ -354,7 +363,7 @@ _COERCERS = {
     "DecimalField": _decimal,
     "IntegerField": _integer,
     "BooleanField": _boolean,
-    "DateTimeField": lambda model_field, value: lenient.iso_datetime(value),
-    "UUIDField": lambda model_field, value: lenient.uuid(value),
+    "DateTimeField": _datetime,
+    "UUIDField": _uuid,
     "JSONField": _string_list,
 }
