@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from dateutil import parser as dateutil_parser
@@ -22,6 +23,13 @@ KNOWN_KEYS = {
 }
 TEXT_FIELDS = {
     "type": 32, "error_code": 255, "error_msg": None, "alert_id": 255, "alert_source": 255,
+}
+# Alert field → how it is read, and what is stored when it is missing or unreadable.
+FIELDS: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    **{name: (partial(lenient.text, limit=limit), "") for name, limit in TEXT_FIELDS.items()},
+    "user_id": (lenient.uuid, None),
+    "host_id": (lenient.uuid, None),
+    "time": (lenient.epoch, None),
 }
 
 
@@ -71,13 +79,7 @@ def read_item(item: Any, removed: list[Problem] | None = None) -> Item:
     problems: list[Problem] = list(removed or [])
     values = {
         "id": notification_id,
-        **{
-            name: _field(item, name, _text(limit), "", problems)
-            for name, limit in TEXT_FIELDS.items()
-        },
-        "user_id": _field(item, "user_id", lenient.uuid, None, problems),
-        "host_id": _field(item, "host_id", lenient.uuid, None, problems),
-        "time": _field(item, "time", lenient.epoch, None, problems),
+        **{name: _field(item, name, *how, problems) for name, how in FIELDS.items()},
         **_alert_date(item.get("alert_date"), problems),
         "extra": {key: value for key, value in item.items() if key not in KNOWN_KEYS},
     }
@@ -95,10 +97,6 @@ def _field(item: dict, name: str, read: Callable[[Any], Any], empty: Any, proble
     except Unreadable as exc:
         problems.append(exc.at(name))
         return empty
-
-
-def _text(limit: int | None) -> Callable[[Any], str]:
-    return lambda value: lenient.text(value, limit)
 
 
 def _alert_date(value: Any, problems: list) -> dict[str, Any]:
