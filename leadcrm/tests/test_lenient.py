@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leadcrm import jsonbody, lenient
 from leadcrm.lenient import OUT_OF_RANGE, TOO_LONG, WRONG_TYPE, Unreadable
+from tests.jsonfuzz import VALUES, body_of
 
 SOME_UUID = "0b6a2a64-6f4c-4d57-9b0e-6c1b7d0b3f2e"
 
@@ -314,3 +317,32 @@ def test_the_earliest_millisecond_python_reads_is_in_range():
 
 def test_a_nan_that_got_past_loading_is_still_refused():
     assert unreadable(lenient.epoch, math.nan).code == OUT_OF_RANGE
+
+
+# --- Whatever comes ------------------------------------------------------------------------
+
+READERS = [
+    (lambda value: lenient.text(value, 32), str),
+    (lenient.uuid, uuid.UUID),
+    (lenient.iso_datetime, datetime),
+    (lenient.epoch, datetime),
+]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    value=VALUES | st.from_regex(r"[0-9 +\-.eE:TZ/_]{0,24}", fullmatch=True),
+    reader=st.sampled_from(READERS),
+)
+def test_whatever_a_body_holds_a_reader_returns_its_type_or_says_why_not(value, reader):
+    read, kind = reader
+    loaded, _ = jsonbody.load(body_of(value))  # as the partners' readers get their values
+    try:
+        result = read(loaded)
+    except Unreadable as exc:
+        assert exc.code in lenient.CODES and exc.detail
+    else:
+        assert isinstance(result, kind)
+        if isinstance(result, datetime):
+            assert result.utcoffset() is not None
+            result.astimezone(UTC)  # a time every later read of the row can take
