@@ -5,7 +5,9 @@ from django.contrib import admin
 from django.db.models import Q
 from django.utils.html import format_html
 
-from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uuid_or_none
+from leadcrm.admin import (
+    EstimatedCountPaginator, PresenceFilter, ViewOnly, problem_list, uuid_or_none,
+)
 
 from . import services
 from .models import (
@@ -48,7 +50,8 @@ class AlertAdmin(ViewOnly, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    readonly_fields = ["alert_date_sent", "extra", "problems"]
+    exclude = ["problems"]  # shown as a list by listed_problems
+    readonly_fields = ["alert_date_sent", "extra", "listed_problems"]
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -68,6 +71,10 @@ class AlertAdmin(ViewOnly, admin.ModelAdmin):
     @admin.display(description="Lead")
     def lead(self, alert: Alert):
         return alert.user.lead if alert.user and alert.user.lead_id else "-"
+
+    @admin.display(description="Problems")
+    def listed_problems(self, alert: Alert):
+        return problem_list(alert.problems)
 
 
 @admin.register(AlertDelivery)

@@ -6,22 +6,31 @@ values fit the columns, so one bad item can never fail the bulk insert of the wh
 """
 
 import json
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from dateutil import parser as dateutil_parser
-from django.utils.dateparse import parse_datetime
 
-from leadcrm import jsonbody
+from leadcrm import jsonbody, lenient
+from leadcrm.lenient import WRONG_TYPE, Problem, Unreadable
 
 KNOWN_KEYS = {
     "id", "type", "user_id", "host_id", "time", "error_code", "error_msg", "alert_id",
     "alert_date", "alert_source",
 }
-TEXT_FIELDS = {"type": 32, "error_code": 255, "error_msg": None, "alert_id": 255, "alert_source": 255}
-LATEST_EPOCH_SECONDS = 253402300799  # 9999-12-31: larger numbers are read as milliseconds
+TEXT_FIELDS = {
+    "type": 32, "error_code": 255, "error_msg": None, "alert_id": 255, "alert_source": 255,
+}
+# Alert field → how it is read, and what is stored when it is missing or unreadable.
+FIELDS: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    **{name: (partial(lenient.text, limit=limit), "") for name, limit in TEXT_FIELDS.items()},
+    "user_id": (lenient.uuid, None),
+    "host_id": (lenient.uuid, None),
+    "time": (lenient.epoch, None),
+}
 
 
 class NotABatch(Exception):
@@ -47,30 +56,30 @@ def read_batch(body: bytes) -> list[Item]:
     if not isinstance(data, list):
         raise NotABatch("not_a_batch", "The body must be a JSON array of notifications.")
     # What loading removed to make an item storable is listed among that item's problems.
-    removed: dict[int, list[dict[str, str]]] = {}
+    by_item: dict[int, list[jsonbody.Change]] = {}
     for change in changes:
         if change.path:
-            removed.setdefault(change.path[0], []).append(
-                {"field": jsonbody.dotted(change.path[1:]), "detail": change.detail}
-            )
-    return [read_item(item, removed.get(i, [])) for i, item in enumerate(data)]
+            by_item.setdefault(change.path[0], []).append(change)
+    return [
+        read_item(item, lenient.unstorable(by_item.get(i, []), skip=1))
+        for i, item in enumerate(data)
+    ]
 
 
-def read_item(item: Any, removed: list[dict[str, str]] | None = None) -> Item:
+def read_item(item: Any, removed: list[Problem] | None = None) -> Item:
     if not isinstance(item, dict):
         return Item(None, None)
     raw_id = item.get("id")
-    hook_id = raw_id if isinstance(raw_id, str | int | float) and not isinstance(raw_id, bool) else None
-    notification_id = _uuid(raw_id)
-    if notification_id is None:
+    echoable = isinstance(raw_id, str | int | float) and not isinstance(raw_id, bool)
+    hook_id = raw_id if echoable else None
+    try:
+        notification_id = lenient.uuid(raw_id)
+    except Unreadable:
         return Item(hook_id, None)
-    problems: list[dict[str, str]] = list(removed or [])
+    problems: list[Problem] = list(removed or [])
     values = {
         "id": notification_id,
-        **{name: _text(item, name, limit, problems) for name, limit in TEXT_FIELDS.items()},
-        "user_id": _uuid_field(item, "user_id", problems),
-        "host_id": _uuid_field(item, "host_id", problems),
-        "time": _epoch_field(item, "time", problems),
+        **{name: _field(item, name, *how, problems) for name, how in FIELDS.items()},
         **_alert_date(item.get("alert_date"), problems),
         "extra": {key: value for key, value in item.items() if key not in KNOWN_KEYS},
     }
@@ -78,66 +87,16 @@ def read_item(item: Any, removed: list[dict[str, str]] | None = None) -> Item:
     return Item(hook_id, values)
 
 
-def _problem(problems: list, field: str, detail: str) -> None:
-    problems.append({"field": field, "detail": detail})
-
-
-def _show(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def _uuid_field(item: dict, name: str, problems: list) -> uuid.UUID | None:
-    value = item.get(name)
-    parsed = _uuid(value)
-    if value is not None and parsed is None:
-        _problem(problems, name, f"expected a UUID, got {_show(value)}")
-    return parsed
-
-
-def _text(item: dict, name: str, limit: int | None, problems: list) -> str:
+def _field(item: dict, name: str, read: Callable[[Any], Any], empty: Any, problems: list) -> Any:
+    """The item's value read, or `empty` when it is missing, or listed as a problem."""
     value = item.get(name)
     if value is None:
-        return ""
-    if not isinstance(value, str):
-        _problem(problems, name, f"expected a string, got {_show(value)}")
-        return ""
-    if limit and len(value) > limit:
-        _problem(problems, name, f"longer than {limit} characters")
-        return ""
-    return value
-
-
-def _epoch_field(item: dict, name: str, problems: list) -> datetime | None:
-    value = item.get(name)
-    if value is None:
-        return None
-    moment = _epoch(value)
-    if moment is None:
-        _problem(problems, name, f"expected epoch seconds, got {_show(value)}")
-    return moment
-
-
-def _epoch(value: Any) -> datetime | None:
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    seconds = value / 1000 if abs(value) > LATEST_EPOCH_SECONDS else value
+        return empty
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):  # beyond the years 1 to 9999, or NaN
-        return None
+        return read(value)
+    except Unreadable as exc:
+        problems.append(exc.at(name))
+        return empty
 
 
 def _alert_date(value: Any, problems: list) -> dict[str, Any]:
@@ -145,19 +104,27 @@ def _alert_date(value: Any, problems: list) -> dict[str, Any]:
     if value is None:
         return {"alert_date": None, "alert_date_sent": ""}
     sent = value if isinstance(value, str) else json.dumps(value)
-    parsed = _epoch(value) if isinstance(value, int | float) else _lenient_date(value)
-    if parsed is None:
-        _problem(problems, "alert_date", f"could not read {_show(value)} as a date; kept as sent")
+    try:
+        parsed = lenient.epoch(value) if isinstance(value, int | float) else _lenient_date(value)
+    except Unreadable as exc:
+        parsed = None
+        unread = f"could not read {lenient.show(value)} as a date"
+        detail = unread if exc.code == WRONG_TYPE else exc.detail  # out of range says so
+        problems.append(lenient.problem("alert_date", exc.code, f"{detail}; kept as sent"))
     return {"alert_date": parsed, "alert_date_sent": sent[:255]}
 
 
-def _lenient_date(value: Any) -> datetime | None:
+def _lenient_date(value: Any) -> datetime:
+    """ISO 8601 first (with .NET's seven fractional digits), then whatever dateutil reads."""
     if not isinstance(value, str) or not value.strip():
-        return None
+        raise lenient.expected("a date", value)
     try:
-        parsed = parse_datetime(value.strip()) or dateutil_parser.parse(value)
-        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-        parsed.astimezone(timezone.utc)  # stored as UTC: it must be a year Python can read back
+        return lenient.iso_datetime(value.strip())
+    except Unreadable as exc:
+        if exc.code != WRONG_TYPE:
+            raise
+    try:
+        parsed = dateutil_parser.parse(value)
     except (ValueError, OverflowError):
-        return None
-    return parsed
+        raise lenient.expected("a date", value) from None
+    return lenient.aware(parsed)

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
 
 
 class EstimatedCountPaginator(Paginator):
@@ -79,3 +80,17 @@ class PresenceFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.exclude(self.presence(request))
         return queryset
+
+
+def problem_list(problems: list[dict]):
+    """A lead's or an alert's problems (leadcrm.lenient), one per line. Alerts stored before
+    problems had a code show theirs without one."""
+    if not problems:
+        return "None"
+    rows = (
+        format_html("<li><b>{}</b>: {} ({})</li>", p.get("field"), p.get("detail"), p["code"])
+        if p.get("code")
+        else format_html("<li><b>{}</b>: {}</li>", p.get("field"), p.get("detail"))
+        for p in problems
+    )
+    return format_html("<ul>{}</ul>", format_html_join("", "{}", ((row,) for row in rows)))

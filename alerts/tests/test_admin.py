@@ -74,6 +74,25 @@ def test_alerts_are_read_only(admin_client, batch):
     assert Alert.objects.get(pk=batch[0]["id"]).type == "ACCALERT"
 
 
+def test_the_alert_page_lists_its_problems_with_their_codes(admin_client, post_alerts, sample_batch):
+    post_alerts([{**sample_batch[0], "time": "soon", "alert_id": "<b>" * 100}])
+
+    page = admin_client.get(reverse("admin:alerts_alert_change", args=[sample_batch[0]["id"]])).text
+
+    assert "<li><b>time</b>: expected epoch seconds, got &#x27;soon&#x27; (wrong_type)</li>" in page
+    assert "<li><b>alert_id</b>: longer than 255 characters (too_long)</li>" in page
+
+
+def test_problems_stored_before_they_had_a_code_are_listed_without_one(admin_client, batch):
+    Alert.objects.filter(pk=batch[0]["id"]).update(
+        problems=[{"field": "time", "detail": "expected epoch seconds, got '<soon>'"}]
+    )
+
+    page = admin_client.get(reverse("admin:alerts_alert_change", args=[batch[0]["id"]])).text
+
+    assert "<li><b>time</b>: expected epoch seconds, got &#x27;&lt;soon&gt;&#x27;</li>" in page
+
+
 def test_raw_batches_need_their_own_permission(client, django_user_model, batch):
     officer = django_user_model.objects.create_user("officer", password="x", is_staff=True)
     officer.user_permissions.add(Permission.objects.get(codename="view_alert"))

@@ -92,6 +92,7 @@ def test_an_item_with_only_an_id_is_stored(post_alerts):
         ({"id": None}, None),
         ({"id": "not-a-uuid"}, "not-a-uuid"),
         ({"id": 12345}, 12345),
+        ({"id": "\u0661" * 32}, "\u0661" * 32),  # uuid.UUID alone reads other digits as 1s
         ({"id": ["a"]}, None),
         ("a string", None),
         (42, None),
@@ -110,14 +111,20 @@ def test_an_item_without_a_usable_id_is_answered_false_and_kept_raw(post_alerts,
     assert (delivery.items, delivery.accepted) == (2, 1)
 
 
-@pytest.mark.parametrize("time", ["soon", True, [1], {"t": 1}, 10**30])
-def test_a_bad_time_is_stored_empty_and_noted(post_alerts, sample_batch, time):
+@pytest.mark.parametrize(
+    ("time", "code"),
+    [
+        ("soon", "wrong_type"), (True, "wrong_type"), ([1], "wrong_type"), ({"t": 1}, "wrong_type"),
+        ("NaN", "wrong_type"), (10**30, "out_of_range"), ("-1e30", "out_of_range"),
+    ],
+)
+def test_a_bad_time_is_stored_empty_and_noted(post_alerts, sample_batch, time, code):
     response = post_alerts([{**sample_batch[0], "time": time}])
 
     assert response.json()[0]["status"] is True
     alert = Alert.objects.get()
     assert alert.time is None
-    assert [p["field"] for p in alert.problems] == ["time"]
+    assert [(p["field"], p["code"]) for p in alert.problems] == [("time", code)]
 
 
 def test_time_in_milliseconds_or_as_a_string_is_read(post_alerts, sample_batch):
@@ -158,6 +165,25 @@ def test_an_unreadable_alert_date_is_kept_as_sent(post_alerts, sample_batch, sen
     assert alert.alert_date is None
     assert alert.alert_date_sent == sent.replace("\u0000", "")
     assert {p["field"] for p in alert.problems} == {"alert_date"}
+    assert "wrong_type" in {p["code"] for p in alert.problems}  # the NUL's is "unstorable"
+
+
+@pytest.mark.parametrize(
+    ("sent", "code", "detail"),
+    [
+        ("9999-12-31T23:30:00-05:00", "out_of_range", "9999-12-31T23:30:00-05:00 is out of range"),
+        (10**30, "out_of_range", f"{10**30} is out of range"),
+        (True, "wrong_type", "could not read True as a date"),
+        (["2026-11-21"], "wrong_type", "could not read ['2026-11-21'] as a date"),
+    ],
+)
+def test_an_alert_date_out_of_range_or_of_the_wrong_type_says_which(
+    post_alerts, sample_batch, sent, code, detail
+):
+    post_alerts([{**sample_batch[0], "alert_date": sent}])
+
+    (problem,) = Alert.objects.get().problems
+    assert problem == {"field": "alert_date", "code": code, "detail": f"{detail}; kept as sent"}
 
 
 def test_fields_of_the_wrong_shape_never_fail_the_batch(post_alerts, sample_batch):

@@ -6,9 +6,10 @@ import json
 
 from django.contrib import admin
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.text import capfirst
 
+from leadcrm.admin import problem_list  # noqa: F401 (the lead pages import it from here)
 from leads.intake import crf
 from leads.models import Lead, LeadDelivery
 
@@ -51,14 +52,6 @@ def pre(text: str):
 
 def as_json(value) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-
-
-def problem_list(problems: list[dict]):
-    """The {field, code, detail} problems leads.crf reports, one per line."""
-    if not problems:
-        return "None"
-    rows = ((p.get("field"), p.get("detail"), p.get("code")) for p in problems)
-    return format_html("<ul>{}</ul>", format_html_join("", "<li><b>{}</b>: {} ({})</li>", rows))
 
 
 def delivery_link(delivery_id: int | None):

@@ -8,15 +8,14 @@ value is stored as sent and reported, and keys the schema does not name are kept
 import functools
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from django.db import models
-from django.utils.dateparse import parse_datetime
 
-from leadcrm import jsonbody
-
+from leadcrm import jsonbody, lenient
+from leadcrm.lenient import OUT_OF_RANGE, UNKNOWN_VALUE, Unreadable, expected, show
 from leads import choices, firewall
 from leads.models import Lead, Partner, Product, ProductSet
 
@@ -174,9 +173,10 @@ def _required_id(data: dict) -> uuid.UUID:
     if value is None:
         raise InvalidLead("missing_id", "The lead has no id.", {"id": "required"})
     try:
-        return _uuid(None, value)
-    except _Problem:
-        raise InvalidLead("invalid_id", "The lead id is not a UUID.", {"id": "not a UUID"}) from None
+        return lenient.uuid(value)
+    except Unreadable:
+        fields = {"id": "not a UUID"}
+        raise InvalidLead("invalid_id", "The lead id is not a UUID.", fields) from None
 
 
 class _Reader:
@@ -184,10 +184,7 @@ class _Reader:
 
     def __init__(self, changes: list[jsonbody.Change]):
         # What loading removed to make the body storable is a problem like any other.
-        self.problems: list[dict[str, str]] = [
-            {"field": change.field, "code": "unstorable", "detail": change.detail}
-            for change in changes
-        ]
+        self.problems: list[lenient.Problem] = lenient.unstorable(changes)
         self.extra: dict[str, Any] = {}
 
     def read(self, data: dict, prefix: str, spec, model) -> dict[str, Any]:
@@ -214,7 +211,7 @@ class _Reader:
         if node is None:
             return {}
         if not isinstance(node, dict):
-            self._problem(prefix + head, "wrong_type", f"expected an object, got {_show(node)}")
+            self.problems.append(expected("an object", node).at(prefix + head))
             return {}
         if head in children:
             self._keep_unknown(node, f"{prefix}{head}.", children[head])
@@ -230,16 +227,14 @@ class _Reader:
             return step.empty_value()
         try:
             result = step.coerce(step.field, value)
-        except _Problem as exc:
-            self._problem(name, exc.code, str(exc))
+        except Unreadable as exc:
+            self.problems.append(exc.at(name))
             return step.empty_value()
         for item in result if step.is_list else [result]:
             if item and item not in step.known:
-                self._problem(name, "unknown_value", f"{_show(item)} is not a known value; kept as sent")
+                detail = f"{show(item)} is not a known value; kept as sent"
+                self.problems.append(lenient.problem(name, UNKNOWN_VALUE, detail))
         return result
-
-    def _problem(self, name: str, code: str, detail: str) -> None:
-        self.problems.append({"field": name, "code": code, "detail": detail})
 
 
 @dataclass(frozen=True)
@@ -312,93 +307,53 @@ def _related_key(values: dict) -> str:
     return ""
 
 
-class _Problem(Exception):
-    def __init__(self, detail: str, code: str = "wrong_type"):
-        super().__init__(detail)
-        self.code = code
-
-
-def _expected(what: str, value: Any) -> _Problem:
-    return _Problem(f"expected {what}, got {_show(value)}")
-
-
-def _show(value: Any, limit: int = 60) -> str:
-    text = repr(value) if not isinstance(value, Decimal) else str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _string(model_field, value) -> str:
-    if not isinstance(value, str):
-        raise _expected("a string", value)
-    limit = model_field.max_length
-    if limit and len(value) > limit:
-        raise _Problem(f"longer than {limit} characters", "too_long")
-    return value
+    return lenient.text(value, model_field.max_length)
+
+
+def _datetime(model_field, value) -> datetime:
+    return lenient.iso_datetime(value)
+
+
+def _uuid(model_field, value) -> uuid.UUID:
+    return lenient.uuid(value)
 
 
 def _decimal(model_field, value) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise _expected("a number", value)
+        raise expected("a number", value)
     places = model_field.decimal_places
     try:
         number = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
     except InvalidOperation:
-        raise _expected("a number in range", value) from None
+        raise expected("a number in range", value) from None
     if len(number.as_tuple().digits) > model_field.max_digits or not number.is_finite():
-        raise _Problem(f"{_show(value)} is out of range", "out_of_range")
-    if model_field.name == "fraud_score" and not FRAUD_SCORE_RANGE[0] <= number <= FRAUD_SCORE_RANGE[1]:
-        raise _Problem(f"{_show(value)} is outside 0–1", "out_of_range")
+        raise lenient.out_of_range(value)
+    low, high = FRAUD_SCORE_RANGE
+    if model_field.name == "fraud_score" and not low <= number <= high:
+        raise Unreadable(f"{show(value)} is outside 0–1", OUT_OF_RANGE)
     return number
 
 
 def _integer(model_field, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise _expected("a whole number", value)
+        raise expected("a whole number", value)
     if isinstance(value, Decimal) and value != value.to_integral_value():
-        raise _expected("a whole number", value)
+        raise expected("a whole number", value)
     if not -(2**31) <= value < 2**31:
-        raise _Problem(f"{_show(value)} is out of range", "out_of_range")
+        raise lenient.out_of_range(value)
     return int(value)
 
 
 def _boolean(model_field, value) -> bool:
     if not isinstance(value, bool):
-        raise _expected("true or false", value)
+        raise expected("true or false", value)
     return value
-
-
-def _datetime(model_field, value) -> datetime:
-    if not isinstance(value, str):
-        raise _expected("a date and time", value)
-    try:
-        parsed = parse_datetime(value)  # takes .NET's seven fractional digits
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise _expected("an ISO 8601 date and time", value)
-    return _in_range(parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc))
-
-
-def _in_range(moment: datetime) -> datetime:
-    """An aware datetime whose UTC time Python can read back (years 1 to 9999): PostgreSQL would
-    store 9999-12-31T23:00-05:00, and every later read of the row would fail."""
-    try:
-        moment.astimezone(timezone.utc)
-    except (OverflowError, ValueError):
-        raise _Problem(f"{moment.isoformat()} is out of range", "out_of_range") from None
-    return moment
-
-
-def _uuid(model_field, value) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        raise _expected("a UUID", value) from None
 
 
 def _string_list(model_field, value) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str | None) for v in value):
-        raise _expected("a list of strings", value)
+        raise expected("a list of strings", value)
     return [v for v in value if v is not None]
 
 

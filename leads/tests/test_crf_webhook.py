@@ -129,6 +129,10 @@ def test_a_body_over_one_mebibyte_is_413_and_not_stored(post_lead, sample_lead):
         (b'{"status": "Matched"}', "missing_id"),
         (b'{"id": "not-a-uuid", "status": "Matched"}', "invalid_id"),
         (b'{"id": 42, "status": "Matched"}', "invalid_id"),
+        # uuid.UUID alone reads other digits, underscores and a sign: another text, the same id
+        (('{"id": "%s", "status": "Matched"}' % ("\u0661" * 32)).encode(), "invalid_id"),
+        (b'{"id": "+626a582-afb9-48bf-8d86-87e6fe91a842", "status": "Matched"}', "invalid_id"),
+        (b'{"id": "4_26a582-afb9-48bf-8d86-87e6fe91a842", "status": "Matched"}', "invalid_id"),
         (b'{"id": "4626a582-afb9-48bf-8d86-87e6fe91a842"}', "missing_status"),
         (b'{"id": "4626a582-afb9-48bf-8d86-87e6fe91a842", "status": null}', "missing_status"),
         (b'{"id": "4626a582-afb9-48bf-8d86-87e6fe91a842", "status": 3}', "missing_status"),
