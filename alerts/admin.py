@@ -25,7 +25,8 @@ class HasErrorFilter(PresenceFilter):
 
 
 class TypeFilter(admin.SimpleListFilter):
-    """Known types by the seed's descriptions, plus any type CRS added since, as sent."""
+    """Known types by their descriptions (docs/contract.md#crs-alert-types), plus any type CRS
+    added since, as sent."""
 
     title = "type"
     parameter_name = "type"

@@ -1,4 +1,5 @@
-"""Reading a CRS notification batch (seed 003) into model values, without touching the database.
+"""Reading a CRS notification batch (docs/contract.md#7-crs-alert-intake) into model values,
+without touching the database.
 
 Every usable item (one with a UUID `id`) is stored: a field of the wrong shape is stored empty and
 listed in the alert's `problems`; unknown keys are kept in `extra`. Whatever an item holds, its

@@ -1,4 +1,5 @@
-"""POST /webhooks/crs/alerts/ — every rule of CONTRACT §6, from the CRS sample batch and variations."""
+"""POST /webhooks/crs/alerts/ — every rule of docs/contract.md#7-crs-alert-intake, from the CRS
+sample batch and variations."""
 
 import json
 import random

@@ -1,4 +1,5 @@
-"""Reading a CRF Connect lead (seed 000) into model values, without touching the database.
+"""Reading a CRF Connect lead (docs/contract.md#crf-fields) into model values, without touching
+the database.
 
 Only `id` and `status` are required (`InvalidLead` otherwise). Every other field is read
 leniently: a value of the wrong type is stored empty and reported as a problem, an unknown enum
