@@ -27,7 +27,7 @@ def listed(response) -> set[str]:
     return {str(alert.pk) for alert in response.context["cl"].result_list}
 
 
-def test_the_list_labels_types_with_the_seeds_descriptions(admin_client, batch):
+def test_the_list_labels_types_with_their_documented_descriptions(admin_client, batch):
     page = admin_client.get(ALERTS).text
 
     assert "Account alert (credit)" in page and "Account registration failed" in page
