@@ -279,9 +279,10 @@ class LeadDelivery(RawDelivery):
     # queued so long ago that the message must be lost (settings.LEAD_REQUEUE_SECONDS).
     queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The Azure queue message this delivery was pulled from (leads.pull.queue). Null, not "", for
-    # every other source: nulls never collide in the unique constraint below.
+    # every other source: nulls never collide in the unique constraint below. Azure's ids are
+    # GUIDs; the room is so that an id longer than that is stored, not a message stuck in the queue.
     queue_message_id = models.CharField(  # noqa: DJ001
-        max_length=64, null=True, blank=True, editable=False
+        max_length=255, null=True, blank=True, editable=False
     )
 
     class Meta:

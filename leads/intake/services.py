@@ -95,7 +95,10 @@ def reject_delivery(
 
 
 def _raw(
-    body: bytes, headers: dict | None, received_at: datetime | None, queue_message_id: str | None
+    body: bytes,
+    headers: dict | None,
+    received_at: datetime | None,
+    queue_message_id: str | None = None,  # the bulk import has none
 ) -> dict:
     return {
         "body": body,

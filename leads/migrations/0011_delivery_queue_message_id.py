@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="leaddelivery",
             name="queue_message_id",
-            field=models.CharField(blank=True, editable=False, max_length=64, null=True),
+            field=models.CharField(blank=True, editable=False, max_length=255, null=True),
         ),
         migrations.RunPython(copy_message_ids, migrations.RunPython.noop),
         migrations.RemoveConstraint(

@@ -93,6 +93,16 @@ def test_the_same_lead_and_bytes_under_another_message_id_are_a_duplicate(lead):
 
 
 @pytest.mark.django_db
+def test_an_id_longer_than_a_guid_is_stored_and_recognised():
+    long_id = "m" * 200  # Azure's are GUIDs; whatever else speaks its protocol may differ
+
+    first = reject(b"<<undecodable>>", message_id=long_id)
+
+    assert reject(b"<<undecodable>>", message_id=long_id) == first
+    assert LeadDelivery.objects.get().queue_message_id == long_id
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("no_id", [None, ""])
 def test_rejected_bodies_without_a_message_id_are_each_stored(no_id):
     reject(b"<<undecodable>>", message_id=no_id)
