@@ -9,15 +9,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
-from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from leadcrm.deliveries import RawDelivery
 
 from . import choices, firewall
-
-# The header a pulled queue message's id is kept in (leads.pull): unique per queue message.
-QUEUE_MESSAGE_ID = "azure-message-id"
 
 
 def _enum(choice_class, **kwargs) -> models.CharField:
@@ -283,6 +279,12 @@ class LeadDelivery(RawDelivery):
     # with it (processed or failed): the sweep queues only deliveries not queued already, or
     # queued so long ago that the message must be lost (settings.LEAD_REQUEUE_SECONDS).
     queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The Azure queue message this delivery was pulled from (leads.pull.queue). Null, not "", for
+    # every other source: nulls never collide in the unique constraint below. Azure's ids are
+    # GUIDs; the room is so that an id longer than that is stored, not a message stuck in the queue.
+    queue_message_id = models.CharField(  # noqa: DJ001
+        max_length=255, null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name_plural = "lead deliveries"
@@ -292,8 +294,10 @@ class LeadDelivery(RawDelivery):
             models.UniqueConstraint(fields=["lead", "body_sha256"], name="delivery_lead_body_uniq"),
             # A queue message taken again after a crash between its commit and its deletion is
             # stored once, even when it was rejected (no lead to tell the two copies apart by).
+            # Not scoped by source: only queue messages carry an id, and Azure's GUIDs do not
+            # repeat across queues. Partial, so the many webhook rows (null) stay out of the index.
             models.UniqueConstraint(
-                KT(f"headers__{QUEUE_MESSAGE_ID}"), condition=Q(source="azure-queue"),
+                fields=["queue_message_id"], condition=Q(queue_message_id__isnull=False),
                 name="delivery_queue_message_uniq",
             ),
         ]

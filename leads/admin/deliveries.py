@@ -1,6 +1,7 @@
 """Raw lead deliveries: what CRF sent, as it came, and reprocessing (managers)."""
 
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.utils.text import Truncator
 from django.utils.translation import ngettext
 
@@ -19,16 +20,17 @@ class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
     ]
     list_filter = ["outcome", "source"]
     list_select_related = ["lead"]
-    search_fields = ["=lead_id"]  # shows the search box; get_search_results does the lookup
-    search_help_text = "An exact lead id."
+    # Shows the search box; get_search_results does the lookup.
+    search_fields = ["=lead_id", "=queue_message_id"]
+    search_help_text = "An exact lead id or Azure queue message id."
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter value, over the whole table
     actions = ["reprocess"]
     fields = [
-        "received_at", "lead_link", "source", "status", "outcome", "attempts", "processed_at",
-        "next_attempt_at", "body_sha256", "raw_body", "headers_sent", "warnings_found",
-        "error_text",
+        "received_at", "lead_link", "source", "queue_message_id", "status", "outcome", "attempts",
+        "processed_at", "next_attempt_at", "body_sha256", "raw_body", "headers_sent",
+        "warnings_found", "error_text",
     ]
 
     def has_view_permission(self, request, obj=None) -> bool:
@@ -42,8 +44,13 @@ class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        lead_id = uuid_or_none(search_term)
-        return (queryset.filter(lead_id=lead_id) if lead_id else queryset.none()), False
+        # Azure names a queue message by a GUID too, so a UUID may be either: both exact, each on
+        # its index; the message id as typed or in the usual form (lower case, hyphens).
+        term = uuid_or_none(search_term)
+        if term is None:
+            return queryset.none(), False
+        message_ids = {search_term.strip(), str(term)}
+        return queryset.filter(Q(lead_id=term) | Q(queue_message_id__in=message_ids)), False
 
     @admin.action(description="Reprocess selected deliveries", permissions=["reprocess"])
     def reprocess(self, request, queryset):

@@ -21,7 +21,7 @@ from django.utils import timezone
 from leadcrm.enqueue import enqueue_on_commit, publish_each
 
 from leads.choices import DeliveryOutcome, DeliverySource
-from leads.models import QUEUE_MESSAGE_ID, Lead, LeadDelivery, StatusChange
+from leads.models import Lead, LeadDelivery, StatusChange
 
 from . import crf
 
@@ -50,13 +50,15 @@ def receive_lead(
     headers: dict | None = None,
     source: str = DeliverySource.WEBHOOK,
     received_at: datetime | None = None,
+    queue_message_id: str | None = None,
 ) -> Receipt:
     """Store one delivery as it came and queue its lead. Commits before returning.
 
     `received_at` is for sources that know when CRF sent the lead (generated demo data);
-    receipt order is still the order of this call.
+    `queue_message_id` for a message pulled from a queue, which may be taken again.
+    Receipt order is still the order of this call.
     """
-    raw = _raw(body, headers, received_at)
+    raw = _raw(body, headers, received_at, queue_message_id)
     try:
         parsed = crf.parse(body)
     except crf.InvalidLead as exc:
@@ -75,9 +77,7 @@ def receive_lead(
                 on_failure=partial(_release, [parsed.id], queued_at),
             )
     except IntegrityError:
-        # The same bytes for the same lead: acknowledged, stored once (delivery_lead_body_uniq).
-        existing = LeadDelivery.objects.get(lead_id=parsed.id, body_sha256=raw["body_sha256"])
-        return Receipt(existing, duplicate=True)
+        return Receipt(_stored_already(raw, parsed.id), duplicate=True)
     return Receipt(delivery)
 
 
@@ -88,18 +88,26 @@ def reject_delivery(
     source: str,
     headers: dict | None = None,
     received_at: datetime | None = None,
+    queue_message_id: str | None = None,
 ) -> LeadDelivery:
     """Keep a body that cannot be a lead (undecodable, poison) as a rejected delivery, shown in
     the admin. Commits before returning, unless the caller holds a transaction."""
-    return _store_rejected(_raw(body, headers, received_at), source, error)
+    return _store_rejected(_raw(body, headers, received_at, queue_message_id), source, error)
 
 
-def _raw(body: bytes, headers: dict | None, received_at: datetime | None) -> dict:
+def _raw(
+    body: bytes,
+    headers: dict | None,
+    received_at: datetime | None,
+    queue_message_id: str | None = None,  # the bulk import has none
+) -> dict:
     return {
         "body": body,
         "body_sha256": hashlib.sha256(body).hexdigest(),
         "headers": headers or {},
         "received_at": received_at or timezone.now(),
+        # An empty id names no message: two of them are not one message taken twice.
+        "queue_message_id": queue_message_id or None,
     }
 
 
@@ -110,10 +118,23 @@ def _store_rejected(raw: dict, source: str, error: str) -> LeadDelivery:
                 **raw, source=source, outcome=DeliveryOutcome.REJECTED, error=error
             )
     except IntegrityError:
+        if raw["queue_message_id"] is None:
+            raise  # without a lead or a message id, no constraint says it was stored already
         # The same queue message taken again after a crash between its commit and its
         # deletion: stored once (delivery_queue_message_uniq).
-        same_message = {f"headers__{QUEUE_MESSAGE_ID}": raw["headers"].get(QUEUE_MESSAGE_ID)}
-        return LeadDelivery.objects.get(source=source, **same_message)
+        return LeadDelivery.objects.get(queue_message_id=raw["queue_message_id"])
+
+
+def _stored_already(raw: dict, lead_id: uuid.UUID) -> LeadDelivery:
+    """The row a unique constraint found: the same queue message taken again after a crash
+    (delivery_queue_message_uniq), else the same bytes for the same lead, which two messages, or
+    a message and a webhook, can both carry (delivery_lead_body_uniq). The message comes first:
+    it is one row, whatever lead or outcome it was stored with."""
+    if raw["queue_message_id"] is not None:
+        stored = LeadDelivery.objects.filter(queue_message_id=raw["queue_message_id"]).first()
+        if stored is not None:
+            return stored
+    return LeadDelivery.objects.get(lead_id=lead_id, body_sha256=raw["body_sha256"])
 
 
 def process_lead(lead_id: uuid.UUID) -> int:

@@ -54,6 +54,8 @@ def describe(exc: Exception) -> str:
     return redact(f"{type(exc).__name__}: {exc}")[:MAX_ERROR]
 
 
-def receive(body: bytes, headers: dict, source: str) -> str:
-    receipt = services.receive_lead(body, headers=headers, source=source)
+def receive(body: bytes, headers: dict, source: str, queue_message_id: str | None = None) -> str:
+    receipt = services.receive_lead(
+        body, headers=headers, source=source, queue_message_id=queue_message_id
+    )
     return REJECTED if receipt.invalid else DUPLICATE if receipt.duplicate else TAKEN

@@ -2,7 +2,8 @@
 
 Messages are received a page at a time and hidden from other pullers for the visibility timeout;
 each is deleted only once the delivery it became has committed. A puller that dies leaves what it
-held to come back, and what comes back is recognised (`delivery_queue_message_uniq`).
+held to come back, and what comes back is recognised by its message id
+(`delivery_queue_message_uniq`).
 """
 
 import base64
@@ -16,7 +17,6 @@ from azure.storage.queue import QueueClient, QueueMessage
 from django.conf import settings
 
 from leads.intake import services
-from leads.models import QUEUE_MESSAGE_ID
 
 from . import sas
 from .base import AZURE_QUEUE, REJECTED, RETRY, Tally, describe, receive
@@ -49,14 +49,16 @@ def pull_queue(target: sas.SasUrl, tally: Tally) -> None:
 
 def _take_message(message: QueueMessage, resource: str, tally: Tally) -> bool:
     """Store one message as a delivery; True once it has committed and may be deleted."""
+    # The id is in the headers for people reading the delivery; the intake keeps it in a column of
+    # its own, which tells a message taken again from one that only carries the same lead.
     headers = {
         "azure-queue": resource,
-        QUEUE_MESSAGE_ID: message.id,
+        "azure-message-id": message.id,
         "azure-dequeue-count": str(message.dequeue_count),
         "azure-inserted-on": message.inserted_on.isoformat() if message.inserted_on else "",
     }
     try:
-        tally.count(_store_message(message.content or "", message.dequeue_count or 0, headers))
+        tally.count(_store_message(message, headers))
     except Exception as exc:  # left in the queue: it comes back after the visibility timeout
         log.warning("Queue message %s left for a later run: %s", message.id, describe(exc))
         tally.fail(f"message {message.id}", exc)
@@ -64,18 +66,24 @@ def _take_message(message: QueueMessage, resource: str, tally: Tally) -> bool:
     return True
 
 
-def _store_message(content: str, dequeue_count: int, headers: dict) -> str:
-    source = AZURE_QUEUE
+def _store_message(message: QueueMessage, headers: dict) -> str:
+    content, dequeue_count = message.content or "", message.dequeue_count or 0
     if dequeue_count > POISON_AFTER:
         error = f"Set aside as poison: taken {dequeue_count} times and never deleted."
-        services.reject_delivery(content.encode(), error, source=source, headers=headers)
-        return REJECTED
+        return _reject(content, error, message.id, headers)
     try:
         body, encoding = decode_message(content)
     except Undecodable as exc:
-        services.reject_delivery(content.encode(), str(exc), source=source, headers=headers)
-        return REJECTED
-    return receive(body, {**headers, "azure-body-encoding": encoding}, source)
+        return _reject(content, str(exc), message.id, headers)
+    headers = {**headers, "azure-body-encoding": encoding}
+    return receive(body, headers, AZURE_QUEUE, queue_message_id=message.id)
+
+
+def _reject(content: str, error: str, message_id: str, headers: dict) -> str:
+    services.reject_delivery(
+        content.encode(), error, source=AZURE_QUEUE, headers=headers, queue_message_id=message_id
+    )
+    return REJECTED
 
 
 def decode_message(content: str) -> tuple[bytes, str]:

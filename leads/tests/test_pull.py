@@ -214,7 +214,9 @@ def test_a_pulled_delivery_records_its_message_and_never_the_sas(queue, lead, az
 
     pull.pull(QUEUE)
 
-    headers = deliveries().get().headers
+    delivery = deliveries().get()
+    headers = delivery.headers
+    assert delivery.queue_message_id == message.id
     assert headers["azure-message-id"] == message.id
     assert headers["azure-dequeue-count"] == "1"
     assert headers["azure-queue"] == f"devstoreaccount1/{queue.queue_name}"
@@ -304,6 +306,67 @@ def test_a_message_taken_again_after_a_crash_before_its_deletion_is_stored_once(
     assert deliveries().count() == 2
     assert (first.taken, first.rejected) == (1, 1)
     assert (second.taken, second.duplicates, second.rejected) == (0, 1, 1)
+    assert left_in(queue) == 0
+
+
+def test_a_rejected_message_taken_twice_is_stored_once_by_its_message_id(
+    queue, azure_settings, monkeypatch
+):
+    azure_settings.CRF_AZURE_VISIBILITY_TIMEOUT = 1
+    message = queue.send_message("<<undecodable>>")
+    with monkeypatch.context() as crash:
+        crash.setattr(queues, "_delete_message", lambda queue, message: None)
+        pull.pull(QUEUE)
+    time.sleep(1.5)
+    # Nothing but the column names the message: a header edited by hand changes nothing.
+    LeadDelivery.objects.update(headers={})
+
+    again = pull.pull(QUEUE)
+
+    rejected = deliveries().get()
+    assert rejected.queue_message_id == message.id
+    assert (again.rejected, again.failed, left_in(queue)) == (1, 0, 0)
+
+
+def test_two_messages_with_the_same_lead_and_bytes_are_one_delivery_and_both_leave(queue, lead):
+    body = lead()
+    first = queue.send_message(body.decode())
+    queue.send_message(body.decode())  # CRF sent the lead twice: two messages, two ids
+
+    run = pull.pull(QUEUE)
+
+    assert deliveries().get().queue_message_id == first.id
+    assert (run.taken, run.duplicates, left_in(queue)) == (1, 1, 0)
+
+
+def test_two_messages_with_the_same_bytes_that_are_no_lead_are_two_rejected_deliveries(queue):
+    first = queue.send_message("<<undecodable>>")
+    second = queue.send_message("<<undecodable>>")
+
+    run = pull.pull(QUEUE)
+
+    assert [d.queue_message_id for d in deliveries()] == [first.id, second.id]
+    assert (run.rejected, left_in(queue)) == (2, 0)
+
+
+def test_a_message_stored_as_a_lead_and_later_set_aside_as_poison_stays_one_delivery(
+    queue, lead, azure_settings, monkeypatch
+):
+    azure_settings.CRF_AZURE_VISIBILITY_TIMEOUT = 1
+    body = lead()
+    queue.send_message(body.decode())
+    with monkeypatch.context() as crash:  # stored, never deleted
+        crash.setattr(queues, "_delete_message", lambda queue, message: None)
+        pull.pull(QUEUE)
+    for _ in range(queues.POISON_AFTER - 1):  # … and taken again until it counts as poison
+        time.sleep(1.1)
+        queue.receive_messages(visibility_timeout=1, max_messages=1).next()
+    time.sleep(1.1)
+
+    pull.pull(QUEUE)
+
+    stored = deliveries().get()
+    assert (bytes(stored.body), stored.outcome) == (body, DeliveryOutcome.PENDING)
     assert left_in(queue) == 0
 
 
