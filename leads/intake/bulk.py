@@ -2,6 +2,7 @@
 backfills of a million leads), leaving the rows `receive_lead` then `process_lead` would leave."""
 
 import itertools
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -113,11 +114,12 @@ def _status_changes(
     applied: list[tuple[LeadDelivery, crf.ParsedLead]], previous: dict
 ) -> list[StatusChange]:
     """Each lead's history continued from the status it had before this batch."""
-    received: dict[object, list] = defaultdict(list)
+    received: dict[uuid.UUID, list] = defaultdict(list)
     for delivery, parsed in applied:
         received[parsed.id].append((delivery.id, parsed.status, delivery.received_at))
     changes = [
         change for lead_id, deliveries in received.items()
         for change in state.status_history(lead_id, deliveries, previous.get(lead_id, ""))
     ]
-    return sorted(changes, key=attrgetter("delivery_id"))  # receipt order, as before
+    # In receipt order, across leads: the rows are numbered as processing would number them.
+    return sorted(changes, key=attrgetter("delivery_id"))

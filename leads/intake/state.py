@@ -5,6 +5,7 @@ import (`bulk.import_leads`) alike, so that both leave the same rows
 (docs/contract.md#5-crf-lead-intake); they differ only in how they lock and write them.
 """
 
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -58,7 +59,7 @@ def upsert_related(applied: Iterable[tuple[int, crf.ParsedLead]]) -> RelatedRows
 
 
 def status_history(
-    lead_id, deliveries: Iterable[tuple[int, str, datetime]], previous: str = ""
+    lead_id: uuid.UUID, deliveries: Iterable[tuple[int, str, datetime]], previous: str = ""
 ) -> list[StatusChange]:
     """The status changes a lead's deliveries make, given as (id, status, received_at) in receipt
     order, from the status the lead had before them."""
