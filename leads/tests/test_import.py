@@ -1,11 +1,14 @@
 """The bulk import (bulk.import_leads): the rows intake and processing would leave, in bulk."""
 
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.db import models
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leads import demo
 from leads.intake import bulk, services
@@ -128,6 +131,58 @@ def test_bulk_import_leaves_the_rows_intake_and_processing_leave(
     odd = Lead.objects.select_related("lead_source").get(id=ODD_LEAD)
     assert (odd.restricted, odd.extra, odd.data_problems) == ({}, {"otherKey": 2}, [])
     assert (odd.lead_source.name, odd.matched_product) == ("New Partner Name", None)
+
+
+# Three leads: two share a partner (named differently from one delivery to the next), one has no
+# product. Each keeps the same partners and products: a partner or product named only by a lead's
+# superseded delivery is created by processing one delivery at a time, not by a batch (nor by a
+# worker that finds both deliveries waiting), which applies only the newest.
+PROPERTY_LEADS = [uuid.UUID(int=n) for n in (1, 2, 3)]
+sent_deliveries = st.lists(
+    st.fixed_dictionaries({
+        "lead": st.sampled_from(range(len(PROPERTY_LEADS))),
+        "status": st.sampled_from(["Matched", "Reviewed", "Contacted", "OnHold"]),
+        "partner_name": st.sampled_from(["Partner", "Partner Renamed"]),
+        "demographics": st.sampled_from([["Veteran"], "Veteran", None]),  # a string: a problem
+        "note": st.sampled_from([None, 1, "Veteran"]),  # an unknown key, sensitive by its value
+    }),
+    min_size=1, max_size=8,
+)
+
+
+def property_delivery(sample_lead, sent: dict) -> bytes:
+    lead = {
+        **sample_lead, "id": str(PROPERTY_LEADS[sent["lead"]]), "status": sent["status"],
+        "ownershipDemographicTypes": sent["demographics"], "note": sent["note"],
+        "leadSource": {**sample_lead["leadSource"], "name": sent["partner_name"]},
+    }
+    if sent["lead"] == 1:
+        lead["matchedProduct"] = None
+    if sent["lead"] == 2:
+        lead["leadSource"] = {"id": None, "name": sent["partner_name"], "route": "another"}
+    return json.dumps(lead).encode()
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sent=sent_deliveries, batch_size=st.integers(1, 4))
+def test_wherever_batches_split_the_deliveries_the_import_leaves_the_rows_processing_leaves(
+    sent, batch_size, sample_lead, django_capture_on_commit_callbacks
+):
+    forget_everything()
+    deliveries = [
+        (property_delivery(sample_lead, one), NOW + timedelta(minutes=n))
+        for n, one in enumerate(sent)
+    ]
+    one_at_a_time(deliveries, django_capture_on_commit_callbacks)
+    expected = snapshot()
+    forget_everything()
+
+    headers = {"User-Agent": "test"}
+    list(bulk.import_leads(deliveries, source="demo", headers=headers, batch_size=batch_size))
+
+    assert snapshot() == expected
 
 
 def test_bulk_import_keeps_staff_owned_fields_and_continues_the_history(sample_lead, admin_user):
