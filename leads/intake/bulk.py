@@ -2,8 +2,11 @@
 backfills of a million leads), leaving the rows `receive_lead` then `process_lead` would leave."""
 
 import itertools
+import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from operator import attrgetter
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,8 +15,8 @@ from leadcrm import bulk
 from leads.choices import DeliveryOutcome
 from leads.models import Lead, LeadDelivery, StatusChange
 
-from . import crf
-from .services import CRF_BOOKKEEPING, _raw, _upsert_related
+from . import crf, state
+from .services import _raw
 
 
 def import_leads(
@@ -33,72 +36,90 @@ def import_leads(
         yield len(batch)
 
 
+# A delivery as read: its raw row, the lead in it (None if it cannot be one) and why not.
+Read = tuple[dict, crf.ParsedLead | None, str]
+
+
 def _import_batch(batch: tuple[tuple[bytes, datetime], ...], source: str, headers: dict) -> None:
+    received = _read(batch, headers)
+    _drop_stored(received)
     now = timezone.now()
-    received: dict[tuple, tuple[dict, crf.ParsedLead | None, str]] = {}
+    with transaction.atomic():
+        deliveries = [(_delivery(*read, source, now), read[1]) for read in received.values()]
+        bulk.insert(LeadDelivery, [delivery for delivery, _ in deliveries])
+        _import_leads([(delivery, parsed) for delivery, parsed in deliveries if parsed])
+
+
+def _read(batch: tuple[tuple[bytes, datetime], ...], headers: dict) -> dict[tuple, Read]:
+    """The batch read, by lead and body hash: the same bytes twice are stored once."""
+    received: dict[tuple, Read] = {}
     for body, received_at in batch:
         raw = _raw(body, headers, received_at)
-        try:
-            parsed, error = crf.parse(body), ""
-        except crf.InvalidLead as exc:
-            parsed, error = None, exc.detail
+        parsed, error = _parse(body)
         key = (parsed.id, raw["body_sha256"]) if parsed else (None, len(received))
-        received.setdefault(key, (raw, parsed, error))  # the same bytes twice: stored once
+        received.setdefault(key, (raw, parsed, error))
+    return received
+
+
+def _parse(body: bytes) -> tuple[crf.ParsedLead | None, str]:
+    try:
+        return crf.parse(body), ""
+    except crf.InvalidLead as exc:
+        return None, exc.detail
+
+
+def _drop_stored(received: dict[tuple, Read]) -> None:
+    """Leave out what is stored already (delivery_lead_body_uniq): a second import adds nothing."""
+    keys = [key for key in received if key[0]]
     stored = LeadDelivery.objects.filter(
-        lead_id__in={lead_id for lead_id, _ in received if lead_id},
-        body_sha256__in={sha for lead_id, sha in received if lead_id},
+        lead_id__in={lead_id for lead_id, _ in keys}, body_sha256__in={sha for _, sha in keys}
     ).values_list("lead_id", "body_sha256")
     for key in stored:
         received.pop(key, None)
-    with transaction.atomic():
-        deliveries = [
-            LeadDelivery(**raw, source=source, lead_id=parsed.id, status=parsed.status,
-                         warnings=parsed.problems, outcome=DeliveryOutcome.PROCESSED,
-                         processed_at=now, attempts=1)
-            if parsed else
-            LeadDelivery(**raw, source=source, outcome=DeliveryOutcome.REJECTED, error=error)
-            for raw, parsed, error in received.values()
-        ]
-        bulk.insert(LeadDelivery, deliveries)
-        applied = [(d, parsed) for d, (_, parsed, _) in zip(deliveries, received.values()) if parsed]
-        _import_leads(applied)
+
+
+def _delivery(
+    raw: dict, parsed: crf.ParsedLead | None, error: str, source: str, now: datetime
+) -> LeadDelivery:
+    """The row `receive_lead` stores, as `process_lead` leaves it (or as rejected)."""
+    if parsed is None:
+        return LeadDelivery(**raw, source=source, outcome=DeliveryOutcome.REJECTED, error=error)
+    return LeadDelivery(
+        **raw, source=source, lead_id=parsed.id, status=parsed.status, warnings=parsed.problems,
+        outcome=DeliveryOutcome.PROCESSED, processed_at=now, attempts=1,
+    )
 
 
 def _import_leads(applied: list[tuple[LeadDelivery, crf.ParsedLead]]) -> None:
     """The newest state of each lead, and its status changes, for deliveries just stored."""
     newest = {parsed.id: (delivery, parsed) for delivery, parsed in applied}
     # A handful of partners and products per batch, each with the values of its newest delivery.
-    refs: dict[tuple[str, str], tuple[type, crf.Related, int]] = {}
-    for delivery, parsed in newest.values():
-        for fk, ref in parsed.related.items():
-            if ref is None:
-                continue
-            model = crf.RELATED_MODELS[fk]
-            key = (model._meta.label, ref.key)
-            if key not in refs or refs[key][2] < delivery.id:
-                refs[key] = (model, ref, delivery.id)
-    # In one order, so that importers side by side never wait on each other's rows crosswise.
-    related = {key: _upsert_related(*refs[key]) for key in sorted(refs)}
-    leads = []
-    for delivery, parsed in newest.values():
-        lead = Lead(**parsed.values, **parsed.bookkeeping(), applied_delivery=delivery)
-        for fk, ref in parsed.related.items():
-            model = crf.RELATED_MODELS[fk]
-            setattr(lead, fk, related[model._meta.label, ref.key] if ref else None)
-        leads.append(lead)
+    related = state.upsert_related((delivery.id, parsed) for delivery, parsed in newest.values())
+    leads = [Lead(**state.lead_values(parsed, d, related)) for d, parsed in newest.values()]
     previous = dict(Lead.objects.filter(id__in=newest).values_list("id", "status"))
-    crf_fields = [name for _, name in crf.LEAD_FIELDS if name != "id"]
-    bulk.insert(Lead, [lead for lead in leads if lead.id not in previous])
+    _write_leads(leads, previous)
+    bulk.insert(StatusChange, _status_changes(applied, previous))
+
+
+def _write_leads(leads: list[Lead], existing: dict) -> None:
+    """New leads by COPY; those that exist in one upsert of CRF's fields (staff's stay theirs)."""
+    bulk.insert(Lead, [lead for lead in leads if lead.id not in existing])
     Lead.objects.bulk_create(
-        [lead for lead in leads if lead.id in previous], update_conflicts=True,
-        unique_fields=["id"], update_fields=[*crf_fields, *crf.RELATED_FOREIGN_KEYS, *CRF_BOOKKEEPING],
+        [lead for lead in leads if lead.id in existing], update_conflicts=True,
+        unique_fields=["id"], update_fields=state.WRITTEN_FIELDS,
     )
-    changes = []
+
+
+def _status_changes(
+    applied: list[tuple[LeadDelivery, crf.ParsedLead]], previous: dict
+) -> list[StatusChange]:
+    """Each lead's history continued from the status it had before this batch."""
+    received: dict[uuid.UUID, list] = defaultdict(list)
     for delivery, parsed in applied:
-        if parsed.status != previous.get(parsed.id, ""):
-            changes.append(StatusChange(
-                lead_id=parsed.id, delivery=delivery, from_status=previous.get(parsed.id, ""),
-                to_status=parsed.status, changed_at=delivery.received_at,
-            ))
-        previous[parsed.id] = parsed.status
-    bulk.insert(StatusChange, changes)
+        received[parsed.id].append((delivery.id, parsed.status, delivery.received_at))
+    changes = [
+        change for lead_id, deliveries in received.items()
+        for change in state.status_history(lead_id, deliveries, previous.get(lead_id, ""))
+    ]
+    # In receipt order, across leads: the rows are numbered as processing would number them.
+    return sorted(changes, key=attrgetter("delivery_id"))

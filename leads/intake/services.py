@@ -23,14 +23,13 @@ from leadcrm.enqueue import enqueue_on_commit, publish_each
 from leads.choices import DeliveryOutcome, DeliverySource
 from leads.models import Lead, LeadDelivery, StatusChange
 
-from . import crf
+from . import crf, state
 
 log = logging.getLogger(__name__)
 
 # Queued by name: the task module imports this one, never the other way round.
 PROCESS_TASK = "leads.tasks.process_lead_deliveries"
 UNPROCESSED = (DeliveryOutcome.PENDING, DeliveryOutcome.FAILED)
-CRF_BOOKKEEPING = ("extra", "data_problems", "restricted", "applied_delivery", "updated_at")
 MAX_ATTEMPTS = 8  # retried after 1, 2, 4 … 64 minutes, then left failed for a person to look at
 # Deliveries a sweep claims at most: after an outage, a backlog is queued in one run, and this
 # only bounds one run's statement and memory (a worker takes well under this between sweeps).
@@ -178,52 +177,18 @@ def _locked_lead(lead_id: uuid.UUID) -> Lead:
 
 
 def _apply(lead: Lead, parsed: crf.ParsedLead, delivery: LeadDelivery) -> None:
-    for name, value in parsed.values.items():
+    related = state.upsert_related([(delivery.id, parsed)])
+    for name, value in state.lead_values(parsed, delivery, related).items():
         setattr(lead, name, value)
-    # Sorted by model and CRF key, the order the bulk import locks them in too: transactions
-    # never wait on each other's partner and product rows crosswise.
-    related = [(crf.RELATED_MODELS[fk], fk, ref) for fk, ref in parsed.related.items()]
-    for model, fk, ref in sorted(related, key=_lock_order):
-        setattr(lead, fk, _upsert_related(model, ref, delivery.id))
-    for name, value in parsed.bookkeeping().items():
-        setattr(lead, name, value)
-    lead.applied_delivery = delivery
     # CRF's fields only: staff-owned ones (the assigned officer) are never written back here.
-    crf_fields = [name for name in parsed.values if name != "id"]  # the key is not a field to update
-    lead.save(update_fields=[*crf_fields, *parsed.related, *CRF_BOOKKEEPING])
-
-
-def _lock_order(related: tuple) -> tuple[str, str]:
-    model, _, ref = related
-    return model._meta.label, ref.key if ref else ""
-
-
-def _upsert_related(model, ref: crf.Related | None, delivery_id: int):
-    if ref is None:
-        return None
-    obj, created = model.objects.get_or_create(
-        crf_key=ref.key, defaults={**ref.values, "source_delivery_id": delivery_id}
-    )
-    if not created and obj.source_delivery_id < delivery_id:
-        # Conditional, so an older delivery processed late never overwrites newer values.
-        model.objects.filter(pk=obj.pk, source_delivery_id__lt=delivery_id).update(
-            **ref.values, source_delivery_id=delivery_id
-        )
-    return obj
+    lead.save(update_fields=state.WRITTEN_FIELDS)
 
 
 def _rebuild_history(lead: Lead) -> None:
     """Make the status history match the processed deliveries, in receipt order."""
-    wanted: dict[int, StatusChange] = {}
-    previous = ""
     processed = lead.deliveries.filter(outcome=DeliveryOutcome.PROCESSED).order_by("id")
-    for delivery_id, status, received_at in processed.values_list("id", "status", "received_at"):
-        if status != previous:
-            wanted[delivery_id] = StatusChange(
-                lead=lead, delivery_id=delivery_id, from_status=previous, to_status=status,
-                changed_at=received_at,
-            )
-        previous = status
+    history = state.status_history(lead.id, processed.values_list("id", "status", "received_at"))
+    wanted = {change.delivery_id: change for change in history}
     have = {c.delivery_id: (c.from_status, c.to_status) for c in lead.status_changes.all()}
     stale = [
         d for d, change in have.items()
