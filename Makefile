@@ -11,7 +11,7 @@ export CHROMIUM
 # The package tool system packages come from; overridable so a test can make installing fail.
 APT_GET ?= apt-get
 
-.PHONY: run test install chromium node clean bench-intake bench-workspace azurite
+.PHONY: run test lint install chromium node clean bench-intake bench-workspace azurite
 
 # Everything `make test` needs: the system checks first, so a missing one stops before the long part.
 install: chromium node node_modules/.installed $(VENV)/.installed
@@ -75,8 +75,15 @@ azurite: node node_modules/.installed $(VENV)/.installed
 
 # Tests ignore .env (they set what they need); DATABASE_URL and CELERY_BROKER_URL come from the
 # environment. SECRET_KEY only needs to exist.
-test: install
+test: install lint
 	IGNORE_DOTENV=true SECRET_KEY=$${SECRET_KEY:-tests-only-not-a-secret} $(PY) -m pytest $(PYTEST_ARGS)
+
+# Style and the house's plan, before the tests: ruff (pyproject.toml) and the import contracts
+# (import-linter: the apps in layers, leadcrm importing none, no cycle anywhere).
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis staticfiles

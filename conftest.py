@@ -24,9 +24,9 @@ CRS_URL = "/webhooks/crs/alerts/"
 
 
 def integration_configured() -> bool:
-    return os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql", "pgsql")) and bool(
-        os.environ.get("CELERY_BROKER_URL")
-    )
+    return os.environ.get("DATABASE_URL", "").startswith(
+        ("postgres", "postgresql", "pgsql")
+    ) and bool(os.environ.get("CELERY_BROKER_URL"))
 
 
 def pytest_configure(config):
@@ -83,7 +83,7 @@ def sample_lead() -> dict:
 
 @pytest.fixture
 def add_lead(sample_lead):
-    """Receive and process a variation of the sample lead (a new id unless given); returns its id."""
+    """Receive and process a variation of the sample lead (a new id unless given); its id."""
     from leads.intake import services
 
     def add(**changes) -> str:
@@ -105,7 +105,9 @@ def linked_person(add_lead, django_user_model):
     lead = Lead.objects.get(pk=add_lead())
     officer = django_user_model.objects.create_user("officer", "officer@lender.example", "x")
     workspace.assign(Lead.objects.filter(pk=lead.pk), officer)
-    return CRSUser.objects.create(id=uuid.uuid4(), lead=lead, name="Bob Lastnameson", email="bob@somecompany.com")
+    return CRSUser.objects.create(
+        id=uuid.uuid4(), lead=lead, name="Bob Lastnameson", email="bob@somecompany.com"
+    )
 
 
 @pytest.fixture
@@ -157,7 +159,9 @@ def login(client, django_user_model):
 
     def as_role(role: str):
         name = role.split()[-1]
-        user = django_user_model.objects.create_user(name, f"{name}@lender.example", "x", is_staff=True)
+        user = django_user_model.objects.create_user(
+            name, f"{name}@lender.example", "x", is_staff=True
+        )
         user.groups.add(Group.objects.get(name=role))
         client.force_login(user)
         return user

@@ -1,20 +1,28 @@
 """CRS alerts in the workspace: read-only alerts and batches, editable people and rules."""
 
-
 from django.contrib import admin
 from django.db.models import Q
 from django.utils.html import format_html
 
 from leadcrm.admin import (
-    EstimatedCountPaginator, PresenceFilter, ViewOnly, problem_list, uuid_or_none,
+    EstimatedCountPaginator,
+    PresenceFilter,
+    ViewOnly,
+    problem_list,
+    uuid_or_none,
 )
 
 from . import services
 from .models import (
-    TEMPLATE_FIELDS, Alert, AlertDelivery, AlertType, CRSUser, Notification, NotificationRule,
+    TEMPLATE_FIELDS,
+    Alert,
+    AlertDelivery,
+    AlertType,
+    CRSUser,
+    Notification,
+    NotificationRule,
     template_names,
 )
-
 
 
 class HasErrorFilter(PresenceFilter):
@@ -35,7 +43,9 @@ class TypeFilter(admin.SimpleListFilter):
         known = dict(AlertType.choices)
         # DISTINCT over the (type, time) index: a handful of values however many alerts.
         sent = Alert.objects.order_by().values_list("type", flat=True).distinct()
-        return [(value, known.get(value, value or "(none)")) for value in sorted(set(sent) | set(known))]
+        return [
+            (value, known.get(value, value or "(none)")) for value in sorted(set(sent) | set(known))
+        ]
 
     def queryset(self, request, queryset):
         return queryset.filter(type=self.value()) if self.value() is not None else queryset
@@ -43,8 +53,23 @@ class TypeFilter(admin.SimpleListFilter):
 
 @admin.register(Alert)
 class AlertAdmin(ViewOnly, admin.ModelAdmin):
-    list_display = ["time", "type_label", "user", "lead", "alert_date", "alert_source", "host_id", "error_code"]
-    list_filter = [TypeFilter, ("time", admin.DateFieldListFilter), "alert_source", "host_id", HasErrorFilter]
+    list_display = [
+        "time",
+        "type_label",
+        "user",
+        "lead",
+        "alert_date",
+        "alert_source",
+        "host_id",
+        "error_code",
+    ]
+    list_filter = [
+        TypeFilter,
+        ("time", admin.DateFieldListFilter),
+        "alert_source",
+        "host_id",
+        HasErrorFilter,
+    ]
     list_select_related = ["user__lead"]
     search_fields = ["user__name", "user__email"]
     search_help_text = "CRS user name or email, or an exact user id, alert id or hook id."
@@ -124,7 +149,13 @@ class CRSUserAdmin(admin.ModelAdmin):
 class NotificationRuleAdmin(admin.ModelAdmin):
     """Managers write the rules' templates; the model's clean() refuses what would not render."""
 
-    list_display = ["alert_type", "active", "notify_crs_user", "notify_assigned_officer", "addresses"]
+    list_display = [
+        "alert_type",
+        "active",
+        "notify_crs_user",
+        "notify_assigned_officer",
+        "addresses",
+    ]
     list_filter = ["active"]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -138,7 +169,8 @@ class NotificationRuleAdmin(admin.ModelAdmin):
         again = services.render_again(obj) if change else 0
         if again:
             self.message_user(
-                request, f"Notifications about {again} alert(s) that this rule failed to render "
+                request,
+                f"Notifications about {again} alert(s) that this rule failed to render "
                 "are being made again from the rule as saved.",
             )
 

@@ -19,11 +19,23 @@ from leadcrm import jsonbody, lenient
 from leadcrm.lenient import WRONG_TYPE, Problem, Unreadable
 
 KNOWN_KEYS = {
-    "id", "type", "user_id", "host_id", "time", "error_code", "error_msg", "alert_id",
-    "alert_date", "alert_source",
+    "id",
+    "type",
+    "user_id",
+    "host_id",
+    "time",
+    "error_code",
+    "error_msg",
+    "alert_id",
+    "alert_date",
+    "alert_source",
 }
 TEXT_FIELDS = {
-    "type": 32, "error_code": 255, "error_msg": None, "alert_id": 255, "alert_source": 255,
+    "type": 32,
+    "error_code": 255,
+    "error_msg": None,
+    "alert_id": 255,
+    "alert_source": 255,
 }
 # Alert field → how it is read, and what is stored when it is missing or unreadable.
 FIELDS: dict[str, tuple[Callable[[Any], Any], Any]] = {

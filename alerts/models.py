@@ -123,9 +123,16 @@ def notification_context(alert: Alert) -> dict:
     type_label = alert.get_type_display() or alert.type
     return {
         "alert": Record(
-            str(alert), id=str(alert.id), type=alert.type, type_label=type_label, time=alert.time,
-            alert_date=alert.alert_date, alert_date_sent=alert.alert_date_sent,
-            alert_source=alert.alert_source, alert_id=alert.alert_id, error_code=alert.error_code,
+            str(alert),
+            id=str(alert.id),
+            type=alert.type,
+            type_label=type_label,
+            time=alert.time,
+            alert_date=alert.alert_date,
+            alert_date_sent=alert.alert_date_sent,
+            alert_source=alert.alert_source,
+            alert_id=alert.alert_id,
+            error_code=alert.error_code,
             error_msg=alert.error_msg,
         ),
         # Absent as before (None), so the starting rules' `{% if lead %}` reads the same.
@@ -137,8 +144,12 @@ def notification_context(alert: Alert) -> dict:
 
 def _lead_record(lead: Lead) -> Record:
     return Record(
-        str(lead), id=str(lead.id), name_of_business=lead.name_of_business,
-        first_name=lead.first_name, last_name=lead.last_name, status=lead.status,
+        str(lead),
+        id=str(lead.id),
+        name_of_business=lead.name_of_business,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        status=lead.status,
     )
 
 
@@ -147,14 +158,24 @@ def template_samples() -> dict[str, dict]:
     none (no CRS user, so no lead; no dates), as CRS sends some."""
     when = datetime(2026, 11, 21, 4, tzinfo=UTC)
     lead = Lead(
-        id=uuid.UUID(int=1), name_of_business="Example Bakery LLC", first_name="Pat",
-        last_name="Example", status="Matched",
+        id=uuid.UUID(int=1),
+        name_of_business="Example Bakery LLC",
+        first_name="Pat",
+        last_name="Example",
+        status="Matched",
     )
     user = CRSUser(id=uuid.UUID(int=2), lead=lead, name="Pat Example", email="pat@example.com")
     typical = Alert(
-        id=uuid.UUID(int=3), type=AlertType.ACCALERT, user=user, time=when, alert_date=when,
-        alert_date_sent="2026-11-21T04:00:00Z", alert_source="Equifax", alert_id="A-1001",
-        error_code="REG-104", error_msg="Unable to register user for credit data",
+        id=uuid.UUID(int=3),
+        type=AlertType.ACCALERT,
+        user=user,
+        time=when,
+        alert_date=when,
+        alert_date_sent="2026-11-21T04:00:00Z",
+        alert_source="Equifax",
+        alert_id="A-1001",
+        error_code="REG-104",
+        error_msg="Unable to register user for credit data",
     )
     bare = Alert(id=uuid.UUID(int=4))
     return {
@@ -179,11 +200,14 @@ class NotificationRule(models.Model):
     """Who hears of an alert type, and with which words. Edited by managers in the admin."""
 
     alert_type = models.CharField(
-        max_length=32, choices=AlertType.choices,
+        max_length=32,
+        choices=AlertType.choices,
         help_text="Any type name, including ones CRS adds later. TEST alerts never notify.",
     )
     active = models.BooleanField(default=True)
-    notify_crs_user = models.BooleanField(default=False, help_text="The person at CRS (their email).")
+    notify_crs_user = models.BooleanField(
+        default=False, help_text="The person at CRS (their email)."
+    )
     notify_assigned_officer = models.BooleanField(
         default=False, help_text="The loan officer assigned to the lead this person is linked to."
     )
@@ -191,7 +215,9 @@ class NotificationRule(models.Model):
         max_length=1000, blank=True, help_text="More recipients, comma-separated."
     )
     subject_template = models.CharField(
-        max_length=255, default="Credit alert: {{ type_label }}", help_text=TEMPLATE_HELP,
+        max_length=255,
+        default="Credit alert: {{ type_label }}",
+        help_text=TEMPLATE_HELP,
     )
     body_template = models.TextField(
         default=(
@@ -257,10 +283,14 @@ class Notification(models.Model):
         indexes = [
             # The health check and a fixed rule's second try: the few rows a template failed on.
             models.Index(
-                fields=["rule"], condition=Q(status="template_error"),
+                fields=["rule"],
+                condition=Q(status="template_error"),
                 name="notification_tpl_error_idx",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"Notification to {self.recipient} ({self.status})"
 
 
 class SilenceIncident(models.Model):
@@ -272,4 +302,3 @@ class SilenceIncident(models.Model):
 
     def __str__(self) -> str:
         return f"No CRS batch since {self.last_batch_at:%Y-%m-%d %H:%M}"
-

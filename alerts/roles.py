@@ -5,8 +5,13 @@ from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER
 OFFICER = ["view_alert", "view_crsuser"]
 GRANTS = {
     LOAN_OFFICER: OFFICER,
-    LENDING_MANAGER: OFFICER + [
-        "view_alertdelivery", "change_crsuser", "view_notification", "view_notificationrule",
-        "add_notificationrule", "change_notificationrule",
+    LENDING_MANAGER: OFFICER
+    + [
+        "view_alertdelivery",
+        "change_crsuser",
+        "view_notification",
+        "view_notificationrule",
+        "add_notificationrule",
+        "change_notificationrule",
     ],
 }

@@ -17,7 +17,13 @@ from leadcrm.enqueue import enqueue_on_commit
 
 from . import crs, templating
 from .models import (
-    Alert, AlertDelivery, AlertType, CRSUser, Notification, NotificationRule, SilenceIncident,
+    Alert,
+    AlertDelivery,
+    AlertType,
+    CRSUser,
+    Notification,
+    NotificationRule,
+    SilenceIncident,
     notification_context,
 )
 
@@ -53,7 +59,9 @@ def receive_alerts(body: bytes, *, headers: dict | None = None) -> BatchReceipt:
     refused = _store(delivery, items)
     # Stored now or by an earlier batch: either way committed, so CRS may stop sending it.
     stored = [item.values is not None and item.values["id"] not in refused for item in items]
-    answers = [{"hook_id": item.hook_id, "status": ok} for item, ok in zip(items, stored)]
+    answers = [
+        {"hook_id": item.hook_id, "status": ok} for item, ok in zip(items, stored, strict=True)
+    ]
     return BatchReceipt(delivery, answers)
 
 
@@ -79,7 +87,8 @@ def _store(delivery: AlertDelivery, items: list[crs.Item]) -> set[uuid.UUID]:
             refused = _insert_one_by_one(delivery, list(usable.values()), received_at)
         stored = [alert_id for alert_id in usable if alert_id not in refused]
         AlertDelivery.objects.filter(pk=delivery.pk).update(
-            outcome=AlertDelivery.Outcome.ANSWERED, items=len(items),
+            outcome=AlertDelivery.Outcome.ANSWERED,
+            items=len(items),
             accepted=sum(1 for item in items if item.values and item.values["id"] not in refused),
             error="\n".join(f"{alert_id}: {error}" for alert_id, error in refused.items())[:10_000],
         )
@@ -95,12 +104,15 @@ ITEM_ERRORS = (DataError, IntegrityError, ValueError, TypeError)
 def _insert(delivery: AlertDelivery, rows: list[dict], received_at) -> None:
     user_ids = {values["user_id"] for values in rows if values["user_id"]}
     CRSUser.objects.bulk_create(
-        [CRSUser(id=user_id) for user_id in user_ids], ignore_conflicts=True, batch_size=INSERT_BATCH
+        [CRSUser(id=user_id) for user_id in user_ids],
+        ignore_conflicts=True,
+        batch_size=INSERT_BATCH,
     )
     # The notification id is the primary key: an item CRS sends again is stored once.
     Alert.objects.bulk_create(
         [Alert(delivery=delivery, received_at=received_at, **values) for values in rows],
-        ignore_conflicts=True, batch_size=INSERT_BATCH,
+        ignore_conflicts=True,
+        batch_size=INSERT_BATCH,
     )
 
 
@@ -230,7 +242,9 @@ def _finished(note: Notification) -> bool:
 def _send(note: Notification, connection) -> int:
     """Send one claimed email; the outcome goes to the row and is kept on `note` for the caller."""
     try:
-        mail.EmailMessage(note.subject, note.body, to=[note.recipient], connection=connection).send()
+        mail.EmailMessage(
+            note.subject, note.body, to=[note.recipient], connection=connection
+        ).send()
     except Exception as exc:  # SMTP and socket errors alike: recorded, retried by the sweep
         log.warning("Notification %s to an alert recipient failed: %s", note.pk, type(exc).__name__)
         Notification.objects.filter(pk=note.pk).update(
@@ -258,7 +272,9 @@ def render_again(rule: NotificationRule) -> int:
     return len(alert_ids)
 
 
-def alerts_due_for_notification(grace: timedelta = SWEEP_GRACE, limit: int = 50_000) -> list[uuid.UUID]:
+def alerts_due_for_notification(
+    grace: timedelta = SWEEP_GRACE, limit: int = 50_000
+) -> list[uuid.UUID]:
     """Alerts whose notifications are not done (their task was lost, or a send failed)."""
     due = Alert.objects.filter(processed_at=None, received_at__lt=timezone.now() - grace)
     return list(due.order_by("received_at").values_list("id", flat=True)[:limit])
@@ -275,7 +291,9 @@ def silent_since():
     """When the last batch arrived, if CRS has been quiet for longer than a nightly batch takes."""
     if not configured():
         return None
-    last = AlertDelivery.objects.order_by("-received_at").values_list("received_at", flat=True).first()
+    last = (
+        AlertDelivery.objects.order_by("-received_at").values_list("received_at", flat=True).first()
+    )
     expected = timedelta(hours=settings.CRS_EXPECTED_BATCH_HOURS)
     return last if last and timezone.now() - last > expected else None
 
@@ -333,7 +351,8 @@ def watch_silence() -> bool:
                 "LeadCRM: no CRS batch since " + f"{last:%Y-%m-%d %H:%M} UTC",
                 _silence_warning(last) + "\nCRS sends credit alerts nightly: check the CRS host "
                 "configuration and the webhook credentials.",
-                None, recipients,
+                None,
+                recipients,
             )
     except IntegrityError:
         return False  # this silence was already reported

@@ -21,8 +21,11 @@ class CRSAlertWebhookView(APIView):
             receipt = services.receive_alerts(body, headers=stored_headers(request.headers))
         if receipt.invalid:
             return Response(
-                {"error": receipt.invalid.code, "detail": receipt.invalid.detail,
-                 "delivery": receipt.delivery.pk},
+                {
+                    "error": receipt.invalid.code,
+                    "detail": receipt.invalid.detail,
+                    "delivery": receipt.delivery.pk,
+                },
                 status=400,
             )
         return Response(receipt.answers, status=200)

@@ -25,7 +25,9 @@ def add_arguments(parser) -> None:
 def build(options: dict) -> Post:
     username, password = settings.CRS_WEBHOOK_USERNAME, settings.CRS_WEBHOOK_PASSWORD
     if not (username and password):
-        raise CommandError("CRS_WEBHOOK_USERNAME / CRS_WEBHOOK_PASSWORD are not set (see .env.example).")
+        raise CommandError(
+            "CRS_WEBHOOK_USERNAME / CRS_WEBHOOK_PASSWORD are not set (see .env.example)."
+        )
     if options["count"] < 1:
         raise CommandError("--count must be at least 1.")
     token = base64.b64encode(f"{username}:{password}".encode()).decode()

@@ -50,12 +50,20 @@ def parse_args() -> argparse.Namespace:
 
 
 def bench_env(args) -> dict[str, str]:
-    subprocess.run(["dropdb", "--if-exists", "-h", "127.0.0.1", "-U", "postgres", "leadcrm_bench"], check=True)
+    subprocess.run(
+        ["dropdb", "--if-exists", "-h", "127.0.0.1", "-U", "postgres", "leadcrm_bench"], check=True
+    )
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "leadcrm_bench"], check=True)
     return {
-        **os.environ, "IGNORE_DOTENV": "true", "DEBUG": "false", "SECRET_KEY": "bench-only",
-        "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": args.database, "CELERY_BROKER_URL": args.broker,
+        **os.environ,
+        "IGNORE_DOTENV": "true",
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": args.database,
+        "CELERY_BROKER_URL": args.broker,
         "CRF_WEBHOOK_SECRET": SECRET,
     }
 
@@ -70,10 +78,24 @@ class serve:
 
     def __enter__(self) -> str:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "leadcrm.wsgi", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", "2", "--threads", "4", "--log-level", "warning",
-             "--access-logfile", "/dev/null"],  # gunicorn.conf.py logs each request otherwise
-            cwd=ROOT, env=self.env,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "leadcrm.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--log-level",
+                "warning",
+                "--access-logfile",
+                "/dev/null",
+            ],  # gunicorn.conf.py logs each request otherwise
+            cwd=ROOT,
+            env=self.env,
         )
         return f"http://127.0.0.1:{self.port}"
 
@@ -88,9 +110,22 @@ class work(serve):
 
     def __enter__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "leadcrm", "worker", "--concurrency", "2",
-             "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env=self.env,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "leadcrm",
+                "worker",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "WARNING",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=ROOT,
+            env=self.env,
         )
 
 
@@ -128,7 +163,9 @@ def load(requests: list[urllib.request.Request], concurrency: int) -> dict:
 
 def lead_post(url: str, body: bytes) -> urllib.request.Request:
     return urllib.request.Request(
-        url + "/webhooks/crf/leads/", data=body, method="POST",
+        url + "/webhooks/crf/leads/",
+        data=body,
+        method="POST",
         headers={"X-Api-Key": SECRET, "Content-Type": "application/json"},
     )
 
@@ -142,7 +179,12 @@ def measure(url: str, args) -> dict:
     new = load([lead_post(url, body) for body in bodies], c)
     repeat = load([lead_post(url, bodies[i % 50]) for i in range(n)], c)
     processed = wait_processed(url, started)
-    return {"baseline": baseline, "new": new, "repeat": repeat, "processed_per_second": n / processed}
+    return {
+        "baseline": baseline,
+        "new": new,
+        "repeat": repeat,
+        "processed_per_second": n / processed,
+    }
 
 
 def wait_processed(url: str, started: float, timeout: float = 600) -> float:
@@ -162,15 +204,19 @@ def report(results: dict, args) -> str:
         "gunicorn 2x4 threads, 1 worker x2, PostgreSQL + Redis",
         f"{'case':<22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p50 / baseline':>16}",
     ]
-    for name, key in [("baseline GET /healthz/", "baseline"), ("POST new lead", "new"),
-                      ("POST re-delivery", "repeat")]:
+    for name, key in [
+        ("baseline GET /healthz/", "baseline"),
+        ("POST new lead", "new"),
+        ("POST re-delivery", "repeat"),
+    ]:
         r = results[key]
         lines.append(
             f"{name:<22}{r['per_second']:>9.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
             f"{r['p50_ms'] / base['p50_ms']:>15.2f}x"
         )
     lines.append(
-        f"processing: every new lead applied at {results['processed_per_second']:.0f} deliveries/s, "
+        "processing: every new lead applied at "
+        f"{results['processed_per_second']:.0f} deliveries/s, "
         "counted from the first POST (the worker shares the two cores with the load)"
     )
     return "\n".join(lines)

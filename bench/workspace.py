@@ -38,7 +38,11 @@ def main() -> None:
         env = database(size, args.fresh)
         pages = json.loads(child(env, "pages", "--repeat", str(args.repeat)))
         exported = json.loads(child(env, "export"))
-        results[size] = {"pages": pages, "export": exported, "psql": psql_copy(size, exported["sql"])}
+        results[size] = {
+            "pages": pages,
+            "export": exported,
+            "psql": psql_copy(size, exported["sql"]),
+        }
     text, passed = report(results, small, large, args.repeat)
     print(text)
     sys.exit(0 if passed else 1)
@@ -46,17 +50,27 @@ def main() -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 1_000_000], metavar=("SMALL", "LARGE"))
+    parser.add_argument(
+        "--sizes", type=int, nargs=2, default=[10_000, 1_000_000], metavar=("SMALL", "LARGE")
+    )
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per page (default 5)")
-    parser.add_argument("--fresh", action="store_true", help="rebuild the databases even when filled")
+    parser.add_argument(
+        "--fresh", action="store_true", help="rebuild the databases even when filled"
+    )
     return parser.parse_args()
 
 
 def environment(size: int) -> dict[str, str]:
     return {
-        **os.environ, "IGNORE_DOTENV": "true", "DEBUG": "false", "SECRET_KEY": "bench-only",
-        "ALLOWED_HOSTS": "testserver", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": f"{SERVER}/leadcrm_bench_{size}", "CELERY_BROKER_URL": "",
+        **os.environ,
+        "IGNORE_DOTENV": "true",
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only",
+        "ALLOWED_HOSTS": "testserver",
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": f"{SERVER}/leadcrm_bench_{size}",
+        "CELERY_BROKER_URL": "",
     }
 
 
@@ -95,7 +109,12 @@ def manage(env: dict, *args: str) -> None:
 def child(env: dict, *args: str) -> str:
     """This script again, in a fresh process on `env`'s database: its JSON result."""
     done = subprocess.run(
-        [sys.executable, __file__, *args], cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True
+        [sys.executable, __file__, *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     return done.stdout
 
@@ -104,7 +123,11 @@ def psql_copy(size: int, sql: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "psql.csv"
         started = time.perf_counter()
-        psql(f"leadcrm_bench_{size}", f"\\copy ({sql}) to '{target}' with (format csv, header)", check=True)
+        psql(
+            f"leadcrm_bench_{size}",
+            f"\\copy ({sql}) to '{target}' with (format csv, header)",
+            check=True,
+        )
         return {"seconds": time.perf_counter() - started, "bytes": target.stat().st_size}
 
 
@@ -154,7 +177,9 @@ def officer():
 
     from leads.roles import LOAN_OFFICER  # the group the roles migration made
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-officer", defaults={"is_staff": True})
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-officer", defaults={"is_staff": True}
+    )
     user.groups.set([Group.objects.get(name=LOAN_OFFICER)])
     return user
 
@@ -196,9 +221,14 @@ def page_cases(Lead) -> list[tuple[str, str]]:
         ("filter: CDFI investment area", {"is_cdfi_investment_area__exact": "1"}),
         ("filter: data problems", {"problems": "yes"}),
         ("filter: created, past 7 days", {"date_created__gte": str(week_ago)}),
-        ("filters: status + fraud + product", {
-            "status__exact": "Matched", "fraud": "zero", "matched_product__id__exact": product,
-        }),
+        (
+            "filters: status + fraud + product",
+            {
+                "status__exact": "Matched",
+                "fraud": "zero",
+                "matched_product__id__exact": product,
+            },
+        ),
         ("search: business name", {"q": lead.name_of_business}),
         ("search: last name", {"q": lead.last_name}),
         ("search: email", {"q": lead.email}),
@@ -229,7 +259,9 @@ def measure_export() -> dict:
         size = target.stat().st_size
     # The same columns in the same order, as the database has them, for psql's \copy.
     lookups = [lookup for _, lookup, _ in export.columns(with_demographics=False)]
-    sql, params = Lead.objects.order_by("-date_created", "id").values_list(*lookups).query.sql_with_params()
+    sql, params = (
+        Lead.objects.order_by("-date_created", "id").values_list(*lookups).query.sql_with_params()
+    )
     import psycopg
 
     sql = psycopg.ClientCursor(connection.connection).mogrify(sql, params)
@@ -243,7 +275,8 @@ def measure_export() -> dict:
 def report(results: dict, small: int, large: int, repeat: int) -> tuple[str, bool]:
     a, b = results[small], results[large]
     lines = [
-        f"Pages as a loan officer: median of {repeat} after a warm-up (ms); target ≤ {PAGE_TARGET}×.",
+        f"Pages as a loan officer: median of {repeat} after a warm-up (ms); "
+        f"target ≤ {PAGE_TARGET}×.",
         "",
         f"| page | rows | {small:,} leads | {large:,} leads | ratio | |",
         "|---|---:|---:|---:|---:|---|",
@@ -255,16 +288,22 @@ def report(results: dict, small: int, large: int, repeat: int) -> tuple[str, boo
         ok = ratio <= PAGE_TARGET
         passed &= ok
         lines.append(
-            f"| {name} | {second['rows']} | {first['ms']:.1f} | {second['ms']:.1f} | {ratio:.2f}× | {'ok' if ok else 'MISSED'} |"
+            f"| {name} | {second['rows']} | {first['ms']:.1f} | {second['ms']:.1f} | "
+            f"{ratio:.2f}× | {'ok' if ok else 'MISSED'} |"
         )
-    lines += ["", "CSV export of every lead (`export_leads`) against `psql \\copy` of the same columns:", "",
-              "| leads | export s | psql s | export / psql | CSV MiB | peak memory MiB |",
-              "|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "CSV export of every lead (`export_leads`) against `psql \\copy` of the same columns:",
+        "",
+        "| leads | export s | psql s | export / psql | CSV MiB | peak memory MiB |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for size, result in ((small, a), (large, b)):
         export, copied = result["export"], result["psql"]
         lines.append(
             f"| {size:,} | {export['seconds']:.1f} | {copied['seconds']:.1f} | "
-            f"{export['seconds'] / copied['seconds']:.2f}× | {export['bytes'] / 2**20:.0f} | {export['peak_mib']:.0f} |"
+            f"{export['seconds'] / copied['seconds']:.2f}× | {export['bytes'] / 2**20:.0f} | "
+            f"{export['peak_mib']:.0f} |"
         )
     export_ratio = b["export"]["seconds"] / b["psql"]["seconds"]
     memory_ratio = b["export"]["peak_mib"] / a["export"]["peak_mib"]
@@ -273,7 +312,9 @@ def report(results: dict, small: int, large: int, repeat: int) -> tuple[str, boo
         (f"export peak memory at {large:,} / at {small:,}", memory_ratio, MEMORY_TARGET),
     ]:
         passed &= value <= target
-        lines.append(f"\n{label}: {value:.2f}× (target ≤ {target}×) {'ok' if value <= target else 'MISSED'}")
+        lines.append(
+            f"\n{label}: {value:.2f}× (target ≤ {target}×) {'ok' if value <= target else 'MISSED'}"
+        )
     return "\n".join(lines), passed
 
 

@@ -23,11 +23,19 @@ def insert(model: type[models.Model], objs: list[models.Model]) -> None:
     fields = meta.concrete_fields
     prepare = [_preparer(field, connection) for field in fields]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    with connection.cursor() as cursor, cursor.cursor.copy(
-        f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
-    ) as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+        ) as copy,
+    ):
         for obj in objs:
-            copy.write_row([convert(field.pre_save(obj, add=True)) for field, convert in zip(fields, prepare)])
+            copy.write_row(
+                [
+                    convert(field.pre_save(obj, add=True))
+                    for field, convert in zip(fields, prepare, strict=True)
+                ]
+            )
     for obj in objs:
         obj._state.adding, obj._state.db = False, connection.alias
 

@@ -69,8 +69,9 @@ def header(names: list[str]) -> str:
 def written(rows: Iterable[Iterable[Any]]) -> Generator[str, None, int]:
     """Rows made into CSV lines in Python; returns how many."""
     count = 0
-    for count, row in enumerate(rows, start=1):
+    for row in rows:
         yield line([cell(value) for value in row])
+        count += 1
     return count
 
 
@@ -86,10 +87,12 @@ _SQL_CELLS = {
     "number": "({0})::text",
     "uuid": "({0})::text",  # hex digits and dashes: never a formula
     "datetime": (  # Python's isoformat: microseconds only when there are some
-        "replace(to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || '+00:00'"
+        "replace(to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
+        " || '+00:00'"
     ),
     "list": _TEXT.format(
-        "CASE WHEN jsonb_typeof({0}) = 'array' AND {0} <> '[]' THEN (SELECT string_agg(item, '; ' ORDER BY n) "
+        "CASE WHEN jsonb_typeof({0}) = 'array' AND {0} <> '[]' THEN "
+        "(SELECT string_agg(item, '; ' ORDER BY n) "
         "FROM jsonb_array_elements_text({0}) WITH ORDINALITY AS items(item, n)) END"
     ),
     "text": _TEXT.format("({0})::text"),
@@ -129,7 +132,7 @@ def sql_cell(lookup: str, field: models.Field) -> Func:
 
 
 def copied(cells: QuerySet, connection) -> Generator[str, None, int]:
-    """The CSV lines of a values_list of `sql_cell`s, written by PostgreSQL; returns the row count."""
+    """The CSV lines of a values_list of `sql_cell`s, written by PostgreSQL; returns the rows."""
     sql, params = cells.query.sql_with_params()
     decode = codecs.getincrementaldecoder("utf-8")().decode  # a block may end inside a character
     with connection.cursor() as cursor:

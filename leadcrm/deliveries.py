@@ -1,4 +1,5 @@
-"""What every inbound delivery (CRF leads, CRS alert batches) shares: the raw request, kept as it came."""
+"""What every inbound delivery (CRF leads, CRS alert batches) shares: the raw request, kept as it
+came."""
 
 import json
 import re

@@ -45,5 +45,7 @@ def publish_each(task: str, calls: Sequence[tuple]) -> int:
                 registered.apply_async(args, producer=producer)
                 published += 1
     except Exception as exc:  # kombu raises several types for an unreachable broker
-        log.warning("Could not queue %s (%s); the sweep will queue it again.", task, type(exc).__name__)
+        log.warning(
+            "Could not queue %s (%s); the sweep will queue it again.", task, type(exc).__name__
+        )
     return published

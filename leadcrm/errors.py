@@ -67,5 +67,8 @@ page_not_found = _json_or_html(
     404, "not_found", "There is nothing at this address.", defaults.page_not_found
 )
 server_error = _json_or_html(
-    500, "server_error", "Something went wrong on our side; it has been logged.", defaults.server_error
+    500,
+    "server_error",
+    "Something went wrong on our side; it has been logged.",
+    defaults.server_error,
 )

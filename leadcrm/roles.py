@@ -33,7 +33,9 @@ def ensure_roles(group_model, permission_model) -> None:
     for role, wanted in grants().items():
         group, _ = group_model.objects.get_or_create(name=role)
         for app_label, codename in wanted:
-            found = permission_model.objects.filter(content_type__app_label=app_label, codename=codename)
+            found = permission_model.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            )
             group.permissions.add(*found)
 
 

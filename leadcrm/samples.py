@@ -19,7 +19,8 @@ class Post:
 
 def add_url(parser) -> None:
     parser.add_argument(
-        "--url", default=BASE_URL,
+        "--url",
+        default=BASE_URL,
         help=f"the server (default {BASE_URL}), or the webhook's full URL",
     )
 

@@ -162,7 +162,7 @@ def _drain(stream, at_most: int) -> None:
 
 @contextmanager
 def database_errors_as_503():
-    """A database that cannot take the delivery is a 503 the sender retries, never a 2xx or a 500."""
+    """A database that cannot take the delivery is a 503 the sender retries, never a 2xx or 500."""
     try:
         yield
     except (OperationalError, InterfaceError) as exc:

@@ -257,7 +257,11 @@ def fraud_band(score: Decimal) -> FraudBand | None:
 # One colour per status on every page (list badges, dashboard). Each has at least 3:1 contrast on
 # the admin's light and dark backgrounds.
 STATUS_COLOURS = {
-    Status.MATCHED: "#2563eb", Status.REVIEWED: "#0d9488", Status.CONTACTED: "#7c3aed",
-    Status.QUALIFIED: "#d97706", Status.FUNDED: "#16a34a", Status.DISQUALIFIED: "#dc2626",
+    Status.MATCHED: "#2563eb",
+    Status.REVIEWED: "#0d9488",
+    Status.CONTACTED: "#7c3aed",
+    Status.QUALIFIED: "#d97706",
+    Status.FUNDED: "#16a34a",
+    Status.DISQUALIFIED: "#dc2626",
     Status.WITHDRAWN: "#6b7280",
 }

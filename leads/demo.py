@@ -1,4 +1,5 @@
-"""Generated CRF Connect leads for demos: plausible, and only known values (docs/contract.md#5-crf-lead-intake).
+"""Generated CRF Connect leads for demos: plausible, and only known values
+(docs/contract.md#crf-fields).
 
 `deliveries()` yields what CRF would send, in the order it would send it: each lead's first
 delivery at its `dateCreated`, and for a share of leads later deliveries of the same lead (lead
@@ -77,11 +78,13 @@ LEAD_SOURCES = [
 # route → (name, loan officers: the `leadOwner` of that partner's leads)
 SERVICE_PARTNERS = {
     "northstar-community-capital": (
-        "Northstar Community Capital", ["Dana Lindqvist", "Marcus Oyelaran", "Priya Raman"],
+        "Northstar Community Capital",
+        ["Dana Lindqvist", "Marcus Oyelaran", "Priya Raman"],
     ),
     "prairie-lending-cooperative": ("Prairie Lending Cooperative", ["Tom Halvorsen", "Ana Ruiz"]),
     "lakeshore-opportunity-fund": (
-        "Lakeshore Opportunity Fund", ["Keisha Grant", "Daniel Novak", "Mei Chen"],
+        "Lakeshore Opportunity Fund",
+        ["Keisha Grant", "Daniel Novak", "Mei Chen"],
     ),
     "sunbelt-small-business-lenders": ("Sunbelt Small Business Lenders", ["Luis Ortega"]),
 }
@@ -104,50 +107,102 @@ class DemoProduct:
 
 PRODUCTS = [
     DemoProduct(
-        "Northstar Microloan", "northstar-community-capital", "Minnesota Main Street Fund",
-        amounts=(5_000, 50_000), term=(6, 36), apr=(8.0, 12.0, "Fixed"),
-        loan_type="TermLoan", collateral="Unsecured",
-        tags=("Minneapolis Metro Team", "Startup Friendly"), weight=22,
+        "Northstar Microloan",
+        "northstar-community-capital",
+        "Minnesota Main Street Fund",
+        amounts=(5_000, 50_000),
+        term=(6, 36),
+        apr=(8.0, 12.0, "Fixed"),
+        loan_type="TermLoan",
+        collateral="Unsecured",
+        tags=("Minneapolis Metro Team", "Startup Friendly"),
+        weight=22,
     ),
     DemoProduct(
-        "Northstar Equipment Loan", "northstar-community-capital", "Minnesota Main Street Fund",
-        amounts=(20_000, 250_000), term=(12, 84), apr=(7.5, 10.5, "Fixed"),
-        loan_type="TermLoan", collateral="Secured", tags=("Minneapolis Metro Team",), weight=10,
+        "Northstar Equipment Loan",
+        "northstar-community-capital",
+        "Minnesota Main Street Fund",
+        amounts=(20_000, 250_000),
+        term=(12, 84),
+        apr=(7.5, 10.5, "Fixed"),
+        loan_type="TermLoan",
+        collateral="Secured",
+        tags=("Minneapolis Metro Team",),
+        weight=10,
     ),
     DemoProduct(
-        "Prairie Working Capital Line", "prairie-lending-cooperative", "Community Lending Pool",
-        amounts=(10_000, 150_000), term=(12, None), apr=(9.25, 14.0, "Variable"),
-        loan_type="LineOfCredit", collateral="Unsecured", tags=("Rural", "Greater Minnesota"),
+        "Prairie Working Capital Line",
+        "prairie-lending-cooperative",
+        "Community Lending Pool",
+        amounts=(10_000, 150_000),
+        term=(12, None),
+        apr=(9.25, 14.0, "Variable"),
+        loan_type="LineOfCredit",
+        collateral="Unsecured",
+        tags=("Rural", "Greater Minnesota"),
         weight=14,
     ),
     DemoProduct(
-        "Prairie Farm & Ranch Loan", "prairie-lending-cooperative", "Community Lending Pool",
-        amounts=(25_000, 400_000), term=(24, 120), apr=(6.5, 9.0, "Fixed"),
-        loan_type="TermLoan", collateral="Secured", tags=("Rural", "Agriculture"), weight=6,
+        "Prairie Farm & Ranch Loan",
+        "prairie-lending-cooperative",
+        "Community Lending Pool",
+        amounts=(25_000, 400_000),
+        term=(24, 120),
+        apr=(6.5, 9.0, "Fixed"),
+        loan_type="TermLoan",
+        collateral="Secured",
+        tags=("Rural", "Agriculture"),
+        weight=6,
         frequency="Quarterly",
     ),
     DemoProduct(
-        "Lakeshore Startup Loan", "lakeshore-opportunity-fund", "Community Lending Pool",
-        amounts=(5_000, 75_000), term=(12, 60), apr=(5.0, 8.0, "Fixed"),
-        loan_type="TermLoan", collateral="Unsecured",
-        tags=("Startup Friendly", "Women-Owned Business Program"), weight=16,
+        "Lakeshore Startup Loan",
+        "lakeshore-opportunity-fund",
+        "Community Lending Pool",
+        amounts=(5_000, 75_000),
+        term=(12, 60),
+        apr=(5.0, 8.0, "Fixed"),
+        loan_type="TermLoan",
+        collateral="Unsecured",
+        tags=("Startup Friendly", "Women-Owned Business Program"),
+        weight=16,
     ),
     DemoProduct(
-        "Lakeshore Commercial Real Estate Loan", "lakeshore-opportunity-fund",
+        "Lakeshore Commercial Real Estate Loan",
+        "lakeshore-opportunity-fund",
         "SBA Partner Programs",
-        amounts=(100_000, 500_000), term=(60, 300), apr=(6.25, 8.5, "Fixed"),
-        loan_type="TermLoan", collateral="Secured", tags=("Real Estate",), weight=5,
+        amounts=(100_000, 500_000),
+        term=(60, 300),
+        apr=(6.25, 8.5, "Fixed"),
+        loan_type="TermLoan",
+        collateral="Secured",
+        tags=("Real Estate",),
+        weight=5,
     ),
     DemoProduct(
-        "Sunbelt Express Loan", "sunbelt-small-business-lenders", "SBA Partner Programs",
-        amounts=(5_000, 100_000), term=(3, 18), apr=(12.0, 24.0, "Fixed"),
-        loan_type="TermLoan", collateral="Unsecured", tags=("Fast Funding",), weight=15,
+        "Sunbelt Express Loan",
+        "sunbelt-small-business-lenders",
+        "SBA Partner Programs",
+        amounts=(5_000, 100_000),
+        term=(3, 18),
+        apr=(12.0, 24.0, "Fixed"),
+        loan_type="TermLoan",
+        collateral="Unsecured",
+        tags=("Fast Funding",),
+        weight=15,
         frequency="Weekly",
     ),
     DemoProduct(
-        "Sunbelt SBA 7(a) Loan", "sunbelt-small-business-lenders", "SBA Partner Programs",
-        amounts=(50_000, 500_000), term=(84, 120), apr=(7.0, None, "Variable"),
-        loan_type="TermLoan", collateral="Secured", tags=("SBA",), weight=12,
+        "Sunbelt SBA 7(a) Loan",
+        "sunbelt-small-business-lenders",
+        "SBA Partner Programs",
+        amounts=(50_000, 500_000),
+        term=(84, 120),
+        apr=(7.0, None, "Variable"),
+        loan_type="TermLoan",
+        collateral="Secured",
+        tags=("SBA",),
+        weight=12,
     ),
 ]
 
@@ -294,11 +349,15 @@ def _sibling(fake: Faker, lead: dict) -> dict:
     """The same submission matched to another product: a second lead, seconds later."""
     product = _weighted(fake.random, PRODUCTS, [p.weight for p in PRODUCTS])
     created = _created(lead) + timedelta(seconds=fake.random.randint(1, 40))
-    return lead | _product_fields(fake.random, product) | {
-        "id": fake.uuid4(),
-        "dateCreated": created.isoformat(),
-        "requestedAmount": _amount(fake.random, product),
-    }
+    return (
+        lead
+        | _product_fields(fake.random, product)
+        | {
+            "id": fake.uuid4(),
+            "dateCreated": created.isoformat(),
+            "requestedAmount": _amount(fake.random, product),
+        }
+    )
 
 
 @functools.cache
@@ -327,8 +386,10 @@ def _request(rng: Random, product: DemoProduct, years: str) -> dict:
     startup = years == YearsInBusiness.STARTUP
     uses = _values(UseOfProceeds)
     use = UseOfProceeds.START_BUSINESS.value if startup and rng.random() < 0.6 else rng.choice(uses)
-    collateral = [] if product.collateral == "Unsecured" else rng.sample(
-        _values(CollateralType), rng.choice([1, 1, 2, 3])
+    collateral = (
+        []
+        if product.collateral == "Unsecured"
+        else rng.sample(_values(CollateralType), rng.choice([1, 1, 2, 3]))
     )
     return {
         "requestedAmount": _amount(rng, product),
@@ -401,10 +462,15 @@ def _email(first: str, last: str, domain: str) -> str:
 def _demographics(rng: Random) -> list[str] | None:
     if rng.random() < 0.05:
         return None
-    chosen = [value for value, share in [("Women", 0.42), ("Veteran", 0.08), ("LGBTQ", 0.05)]
-              if rng.random() < share]
+    chosen = [
+        value
+        for value, share in [("Women", 0.42), ("Veteran", 0.08), ("LGBTQ", 0.05)]
+        if rng.random() < share
+    ]
     if rng.random() < 0.45:
-        others = [v for v in _values(OwnershipDemographic) if v not in {"Women", "Veteran", "LGBTQ"}]
+        others = [
+            v for v in _values(OwnershipDemographic) if v not in {"Women", "Veteran", "LGBTQ"}
+        ]
         chosen.append(rng.choice(others))
     return chosen
 
@@ -552,8 +618,14 @@ def _funded(rng: Random, lead: dict, when: datetime) -> dict:
     product = lead["matchedProduct"]
     apr, term = product["aprRange"], product["termRange"]
     rate = round(rng.uniform(apr["min"], apr["max"] or apr["min"] + 3), 2)
-    months = rng.choice([m for m in (6, 12, 18, 24, 36, 48, 60, 84, 120, 180, 240, 300)
-                         if term["min"] <= m <= (term["max"] or 60)] or [term["min"]])
+    months = rng.choice(
+        [
+            m
+            for m in (6, 12, 18, 24, 36, 48, 60, 84, 120, 180, 240, 300)
+            if term["min"] <= m <= (term["max"] or 60)
+        ]
+        or [term["min"]]
+    )
     amount = lead["requestedAmount"] * rng.choice([1, 1, 1, 0.8, 0.6, 0.5])
     return {
         "fundedAmount": max(1_000, int(round(amount / 500) * 500)),
@@ -563,6 +635,7 @@ def _funded(rng: Random, lead: dict, when: datetime) -> dict:
         "fundedAmortizationMonths": months * rng.choice([1, 1, 1, 2]),
         "fundedDate": when.isoformat(),
     }
+
 
 # --- Seeding (`manage.py seed_demo`) -------------------------------------------------------------
 
@@ -603,10 +676,12 @@ def seed(command, *, leads: int, seed: int, if_empty: bool, **_) -> None:
         return
     started = time.monotonic()
     sent = _send(command, leads, seed)
-    command.stdout.write(command.style.SUCCESS(
-        f"Demo data: {leads} leads in {sent} deliveries ({sent - leads} lead updates) "
-        f"in {time.monotonic() - started:.1f}s (seed {seed})."
-    ))
+    command.stdout.write(
+        command.style.SUCCESS(
+            f"Demo data: {leads} leads in {sent} deliveries ({sent - leads} lead updates) "
+            f"in {time.monotonic() - started:.1f}s (seed {seed})."
+        )
+    )
 
 
 def _send(command, count: int, seed: int) -> int:
@@ -619,8 +694,10 @@ def _send(command, count: int, seed: int) -> int:
         # A shard of leads per task, a process per core: generating and reading leads is
         # Python's work, and PostgreSQL takes writers side by side. Each shard is seeded from
         # --seed, so a seed still repeats a run.
-        jobs = [(min(SHARD_LEADS, count - start), seed * 100_000 + number, now)
-                for number, start in enumerate(range(0, count, SHARD_LEADS))]
+        jobs = [
+            (min(SHARD_LEADS, count - start), seed * 100_000 + number, now)
+            for number, start in enumerate(range(0, count, SHARD_LEADS))
+        ]
         connections.close_all()  # forked workers must open connections of their own
         sent = 0
         with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:

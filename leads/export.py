@@ -20,7 +20,8 @@ Column = tuple[str, str, models.Field]  # CSV header, ORM lookup, the model fiel
 
 def columns(with_demographics: bool) -> list[Column]:
     return [
-        column for column in _schema_order()
+        column
+        for column in _schema_order()
         if with_demographics or column[1] not in firewall.SENSITIVE_FIELDS
     ]
 
@@ -53,7 +54,9 @@ def lines(leads: QuerySet, *, with_demographics: bool) -> Generator[str, None, i
     yield csvexport.header([header for header, _, _ in chosen])
     connection = connections[leads.db]
     if connection.vendor == "postgresql":
-        cells = leads.values_list(*[csvexport.sql_cell(lookup, field) for _, lookup, field in chosen])
+        cells = leads.values_list(
+            *[csvexport.sql_cell(lookup, field) for _, lookup, field in chosen]
+        )
         return (yield from csvexport.copied(cells, connection))
     rows = leads.values_list(*[lookup for _, lookup, _ in chosen]).iterator(chunk_size=2000)
     return (yield from csvexport.written(rows))

@@ -144,9 +144,7 @@ class Lead(models.Model):
     funded_amount = _money()
     funded_interest_rate = _rate()
     funded_apr = _rate()
-    funded_term_months = models.DecimalField(
-        max_digits=7, decimal_places=2, null=True, blank=True
-    )
+    funded_term_months = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
     funded_amortization_months = models.DecimalField(
         max_digits=7, decimal_places=2, null=True, blank=True
     )
@@ -157,20 +155,36 @@ class Lead(models.Model):
     withdrawn_reason = _enum(choices.WithdrawnReason)
     other_reason_text = models.TextField(blank=True)
     lead_source = models.ForeignKey(
-        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="sourced_leads",
+        Partner,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sourced_leads",
         db_index=False,  # covered by the (field, -date_created) index
     )
     service_partner = models.ForeignKey(
-        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="serviced_leads",
+        Partner,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="serviced_leads",
         db_index=False,  # covered by the (field, -date_created) index
     )
     lead_owner = _text()
     matched_product = models.ForeignKey(
-        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="leads",
+        Product,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="leads",
         db_index=False,  # covered by lead_product_created_idx
     )
     product_set = models.ForeignKey(
-        ProductSet, null=True, blank=True, on_delete=models.PROTECT, related_name="leads",
+        ProductSet,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="leads",
         db_index=False,  # covered by the (field, -date_created) index
     )
     fraud_score = models.DecimalField(max_digits=6, decimal_places=5, null=True, blank=True)
@@ -178,8 +192,12 @@ class Lead(models.Model):
 
     # Staff-owned: CRF never writes these.
     assigned_officer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="assigned_leads", db_index=False,  # covered by lead_officer_created_idx
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_leads",
+        db_index=False,  # covered by lead_officer_created_idx
     )
 
     # Keys CRF sent that the schema does not name, kept as they came.
@@ -190,7 +208,11 @@ class Lead(models.Model):
     # {"problems": [...], "extra": {...}}, shown only with the permission (leads.firewall).
     restricted = models.JSONField(default=dict, blank=True, editable=False)
     applied_delivery = models.ForeignKey(
-        "LeadDelivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "LeadDelivery",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         editable=False,
     )
     first_seen_at = models.DateTimeField(auto_now_add=True)
@@ -228,11 +250,16 @@ class Lead(models.Model):
             *[
                 models.Index(fields=[field, "-date_created"], name=f"lead_{short}_created_idx")
                 for field, short in [
-                    ("lead_source", "source"), ("service_partner", "partner"),
-                    ("product_set", "productset"), ("assigned_officer", "officer"),
-                    ("industry", "industry"), ("fico_score", "fico"),
-                    ("use_of_proceeds", "proceeds"), ("years_in_business", "years"),
-                    ("cra_eligible_tract", "cra"), ("is_cdfi_investment_area", "cdfi"),
+                    ("lead_source", "source"),
+                    ("service_partner", "partner"),
+                    ("product_set", "productset"),
+                    ("assigned_officer", "officer"),
+                    ("industry", "industry"),
+                    ("fico_score", "fico"),
+                    ("use_of_proceeds", "proceeds"),
+                    ("years_in_business", "years"),
+                    ("cra_eligible_tract", "cra"),
+                    ("is_cdfi_investment_area", "cdfi"),
                 ]
             ],
             # "Has data problems": the few leads CRF sent something odd for.
@@ -246,7 +273,9 @@ class Lead(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name_of_business or f"{self.first_name} {self.last_name}".strip() or str(self.id)
+        return (
+            self.name_of_business or f"{self.first_name} {self.last_name}".strip() or str(self.id)
+        )
 
     @property
     def is_removed(self) -> bool:
@@ -259,16 +288,23 @@ class LeadDelivery(RawDelivery):
     # No database constraint: a delivery is stored before its lead exists (and when rejected,
     # without one).
     lead = models.ForeignKey(
-        Lead, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        Lead,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="deliveries",
     )
     body_sha256 = models.CharField(max_length=64, editable=False)
     source = models.CharField(
-        max_length=16, choices=choices.DeliverySource.choices, default=choices.DeliverySource.WEBHOOK
+        max_length=16,
+        choices=choices.DeliverySource.choices,
+        default=choices.DeliverySource.WEBHOOK,
     )
     status = _text(64)  # the lead status this delivery carries: the history is built from it
     outcome = models.CharField(
-        max_length=16, choices=choices.DeliveryOutcome.choices,
+        max_length=16,
+        choices=choices.DeliveryOutcome.choices,
         default=choices.DeliveryOutcome.PENDING,
     )
     warnings = models.JSONField(default=list, blank=True)
@@ -297,7 +333,8 @@ class LeadDelivery(RawDelivery):
             # Not scoped by source: only queue messages carry an id, and Azure's GUIDs do not
             # repeat across queues. Partial, so the many webhook rows (null) stay out of the index.
             models.UniqueConstraint(
-                fields=["queue_message_id"], condition=Q(queue_message_id__isnull=False),
+                fields=["queue_message_id"],
+                condition=Q(queue_message_id__isnull=False),
                 name="delivery_queue_message_uniq",
             ),
         ]
@@ -364,7 +401,8 @@ class PullRun(models.Model):
         default=0, help_text="Left in Azure for a later run: storing them failed."
     )
     pending = models.IntegerField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Left in the source when the run ended (approximate for a queue).",
     )
     error = models.TextField(blank=True)
@@ -432,7 +470,10 @@ class ExportLog(models.Model):
         COMMAND = "command", "export_leads command"
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="lead_exports",
     )
     source = models.CharField(max_length=16, choices=Source.choices)
@@ -447,4 +488,3 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"Export by {self.user or 'the shell'} at {self.started_at:%Y-%m-%d %H:%M}"
-

@@ -3,13 +3,25 @@
 from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER
 
 OFFICER = [
-    "view_lead", "assign_lead", "export_lead", "view_partner", "view_product", "view_productset",
-    "view_statuschange", "view_leadnote", "add_leadnote",
+    "view_lead",
+    "assign_lead",
+    "export_lead",
+    "view_partner",
+    "view_product",
+    "view_productset",
+    "view_statuschange",
+    "view_leadnote",
+    "add_leadnote",
 ]
 GRANTS = {
     LOAN_OFFICER: OFFICER,
-    LENDING_MANAGER: OFFICER + [
-        "view_demographics", "view_leaddelivery", "change_leaddelivery", "view_exportlog",
-        "view_pullrun", "view_pulledblob",
+    LENDING_MANAGER: OFFICER
+    + [
+        "view_demographics",
+        "view_leaddelivery",
+        "change_leaddelivery",
+        "view_exportlog",
+        "view_pullrun",
+        "view_pulledblob",
     ],
 }

@@ -23,7 +23,9 @@ def add_arguments(parser) -> None:
 def build(options: dict) -> Post:
     secret = next((s for s in settings.CRF_WEBHOOK_SECRET if s), None)
     if not secret:
-        raise CommandError("CRF_WEBHOOK_SECRET is not set (see .env.example; `make run` writes a .env).")
+        raise CommandError(
+            "CRF_WEBHOOK_SECRET is not set (see .env.example; `make run` writes a .env)."
+        )
     body = _read(options["file"])
     if options["status"]:
         body = json.dumps(_lead(body, options["file"]) | {"status": options["status"]}).encode()

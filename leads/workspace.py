@@ -19,4 +19,3 @@ def add_note(lead: Lead, author, text: str) -> LeadNote:
     if "\x00" in text:  # PostgreSQL text cannot hold it: refused here, not a 500 there
         raise ValueError("A note cannot contain a NUL character.")
     return LeadNote.objects.create(lead=lead, author=author, text=text)
-

@@ -61,7 +61,10 @@ class Azurite:
         return service.create_container(name or f"leads-{uuid.uuid4().hex[:12]}")
 
     def queue_sas_url(
-        self, name: str, permission: str = "rp", expiry: datetime | None = None,
+        self,
+        name: str,
+        permission: str = "rp",
+        expiry: datetime | None = None,
         crf_style: bool = False,
     ) -> str:
         """A SAS URL for the queue; `crf_style` adds the `/messages` CRF's URLs end in."""
@@ -115,8 +118,17 @@ def _start(service: str, port: int, location: Path) -> subprocess.Popen:
         missing = program.relative_to(ROOT)
         raise RuntimeError(f"Azurite is not installed ({missing}): run `make install`.")
     command = [
-        str(program), "--silent", "--loose", "--skipApiVersionCheck", "--disableTelemetry",
-        "--location", str(location), f"--{service}Host", HOST, f"--{service}Port", str(port),
+        str(program),
+        "--silent",
+        "--loose",
+        "--skipApiVersionCheck",
+        "--disableTelemetry",
+        "--location",
+        str(location),
+        f"--{service}Host",
+        HOST,
+        f"--{service}Port",
+        str(port),
     ]
     log = open(location / f"azurite-{service}.log", "ab")  # noqa: SIM115 (closed with the process)
     return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

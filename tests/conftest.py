@@ -79,8 +79,20 @@ def celery_worker(service_env):
         pytest.fail(f"the broker at CELERY_BROKER_URL does not answer: {exc}")
     name = f"tests-{uuid.uuid4().hex[:8]}@localhost"
     command = [
-        sys.executable, "-m", "celery", "-A", "leadcrm", "worker", "--hostname", name,
-        "--concurrency", "2", "--loglevel", "WARNING", "--without-mingle", "--without-gossip",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "leadcrm",
+        "worker",
+        "--hostname",
+        name,
+        "--concurrency",
+        "2",
+        "--loglevel",
+        "WARNING",
+        "--without-mingle",
+        "--without-gossip",
     ]
 
     def ping() -> bool:
@@ -112,8 +124,17 @@ def gunicorn(env: dict[str, str], *options: str):
         return True
 
     command = [
-        sys.executable, "-m", "gunicorn", "leadcrm.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", "2", "--log-level", "warning", *options,
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "leadcrm.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--log-level",
+        "warning",
+        *options,
     ]
     with running(command, env, answers, "gunicorn"):
         yield url

@@ -18,8 +18,8 @@ from django.urls import reverse
 from alerts import services as alert_services
 from alerts.models import Alert, CRSUser, Notification, NotificationRule
 from leadcrm import errors
-from leads.models import ExportLog, LeadDelivery, LeadNote, PulledBlob, PullRun
 from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER
+from leads.models import ExportLog, LeadDelivery, LeadNote, PulledBlob, PullRun
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,10 @@ def every_kind_of_row(add_lead, sample_batch, django_user_model):
     PullRun.objects.create(source="azure-queue", target="account/queue")
     PulledBlob.objects.create(container="account/container", name="leads.json", etag="0x1")
     Notification.objects.create(
-        alert=Alert.objects.first(), rule=rule, recipient="desk@lender.example", subject="Alert",
+        alert=Alert.objects.first(),
+        rule=rule,
+        recipient="desk@lender.example",
+        subject="Alert",
         body="Body",
     )
     return lead_id
@@ -121,12 +124,19 @@ def test_no_admin_page_a_role_can_open_nests_a_form_in_a_form(
         assert nested_forms(response.text) == [], url  # an error page is a page too
         if response.status_code == 200:
             opened.add(url)
-    always = {reverse("admin:index"), reverse("admin-dashboard"), first_row_page(CRSUser),
-              reverse("admin:leads_lead_change", args=[every_kind_of_row])}
+    always = {
+        reverse("admin:index"),
+        reverse("admin-dashboard"),
+        first_row_page(CRSUser),
+        reverse("admin:leads_lead_change", args=[every_kind_of_row]),
+    }
     assert always <= opened
     if role == LENDING_MANAGER:
-        managers = {first_row_page(LeadDelivery), first_row_page(NotificationRule),
-                    reverse("admin:alerts_notificationrule_add")}
+        managers = {
+            first_row_page(LeadDelivery),
+            first_row_page(NotificationRule),
+            reverse("admin:alerts_notificationrule_add"),
+        }
         assert managers <= opened
 
 
@@ -143,12 +153,15 @@ def test_the_lead_page_keeps_the_note_form_out_of_the_change_form(client, login,
 # --- The admin's 403 page --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [
-    reverse("admin:leads_leaddelivery_changelist"),
-    reverse("admin:alerts_notificationrule_changelist"),
-    reverse("admin:alerts_notificationrule_add"),
-    reverse("admin:leads_exportlog_changelist"),
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        reverse("admin:leads_leaddelivery_changelist"),
+        reverse("admin:alerts_notificationrule_changelist"),
+        reverse("admin:alerts_notificationrule_add"),
+        reverse("admin:leads_exportlog_changelist"),
+    ],
+)
 def test_an_officer_opening_a_page_they_may_not_see_gets_the_admins_403_page(client, login, url):
     login(LOAN_OFFICER)
 

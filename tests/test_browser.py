@@ -20,10 +20,10 @@ from playwright.sync_api import expect
 
 from alerts import services as alert_services
 from alerts.models import CRSUser, NotificationRule
+from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
 from leads import workspace
 from leads.intake import services
 from leads.models import ExportLog, Lead, LeadDelivery, LeadNote
-from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
@@ -46,8 +46,13 @@ def browser():
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(
                 executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync"],
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
             )
             yield chromium
             chromium.close()
@@ -63,7 +68,9 @@ def logged_in(browser, live_server, django_user_model):
 
     def as_role(role: str):
         username = role.split()[-1]
-        user = django_user_model.objects.create_user(username, f"{username}@lender.example", PASSWORD, is_staff=True)
+        user = django_user_model.objects.create_user(
+            username, f"{username}@lender.example", PASSWORD, is_staff=True
+        )
         user.groups.add(Group.objects.get(name=role))
         page = browser.new_page(viewport={"width": 1600, "height": 1000}, accept_downloads=True)
         pages.append(page)
@@ -79,14 +86,27 @@ def logged_in(browser, live_server, django_user_model):
         page.close()
 
 
-def test_a_loan_officer_filters_opens_a_lead_and_exports_what_they_saw(logged_in, live_server, add_lead, sample_lead):
+def test_a_loan_officer_filters_opens_a_lead_and_exports_what_they_saw(
+    logged_in, live_server, add_lead, sample_lead
+):
     wanted = add_lead(status="Reviewed", fraudScore=0, nameOfBusiness="Wanted Bakery")
     add_lead(status="Reviewed", fraudScore=0.3, nameOfBusiness="Risky Bakery")
     add_lead(status="Matched", fraudScore=0, nameOfBusiness="Early Bakery")
     other_product = {**sample_lead["matchedProduct"], "id": str(uuid.uuid4()), "name": "Other Loan"}
-    add_lead(status="Reviewed", fraudScore=0, nameOfBusiness="Other Bakery", matchedProduct=other_product)
-    services.receive_lead(json.dumps({**sample_lead, "id": wanted, "status": "Contacted",
-                                      "fraudScore": 0, "nameOfBusiness": "Wanted Bakery"}).encode())
+    add_lead(
+        status="Reviewed", fraudScore=0, nameOfBusiness="Other Bakery", matchedProduct=other_product
+    )
+    services.receive_lead(
+        json.dumps(
+            {
+                **sample_lead,
+                "id": wanted,
+                "status": "Contacted",
+                "fraudScore": 0,
+                "nameOfBusiness": "Wanted Bakery",
+            }
+        ).encode()
+    )
     services.process_lead(uuid.UUID(wanted))
     page = logged_in(LOAN_OFFICER)
 
@@ -140,12 +160,22 @@ def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
     long_partner = {**sample_lead["servicePartner"], "id": str(uuid.uuid4()), "name": partner}
     business = "Twin Cities Artisanal Sourdough Bakery and Community Coffee Roasters LLC"
     lead_ids = [
-        add_lead(nameOfBusiness=business, firstName="Maximiliana", lastName="Vandenberghe-Oyelaran",
-                 requestedAmount=1250000.0, fraudScore=0.93, matchedProduct=long_product,
-                 servicePartner=long_partner),
-        add_lead(nameOfBusiness="Great Lakes Precision Machining, Fabrication & Supply Co-op",
-                 requestedAmount=75000.0, fraudScore=0.3, status="Reviewed",
-                 matchedProduct=long_product),
+        add_lead(
+            nameOfBusiness=business,
+            firstName="Maximiliana",
+            lastName="Vandenberghe-Oyelaran",
+            requestedAmount=1250000.0,
+            fraudScore=0.93,
+            matchedProduct=long_product,
+            servicePartner=long_partner,
+        ),
+        add_lead(
+            nameOfBusiness="Great Lakes Precision Machining, Fabrication & Supply Co-op",
+            requestedAmount=75000.0,
+            fraudScore=0.3,
+            status="Reviewed",
+            matchedProduct=long_product,
+        ),
         add_lead(status="Disqualified"),
     ]
     officer = django_user_model.objects.create_user("christopherson", "chris@lender.example", "x")
@@ -356,10 +386,15 @@ def test_a_manager_adds_a_notification_rule_and_changes_it(logged_in, live_serve
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     rule = NotificationRule.objects.exclude(pk__in=before).get()
     assert (rule.alert_type, rule.active, rule.notify_crs_user, rule.notify_assigned_officer) == (
-        "ACCALERT", True, False, True
+        "ACCALERT",
+        True,
+        False,
+        True,
     )
     assert (rule.addresses, rule.subject_template, rule.body_template) == (
-        "desk@lender.example", "Alert: {{ type_label }}", "{{ type_label }} for {{ user }}."
+        "desk@lender.example",
+        "Alert: {{ type_label }}",
+        "{{ type_label }} for {{ user }}.",
     )
 
     page.goto(f"{live_server.url}{reverse('admin:alerts_notificationrule_change', args=[rule.pk])}")
@@ -372,7 +407,10 @@ def test_a_manager_adds_a_notification_rule_and_changes_it(logged_in, live_serve
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
     rule.refresh_from_db()
     assert (rule.alert_type, rule.active, rule.notify_crs_user, rule.notify_assigned_officer) == (
-        "SCOREREF", False, True, True
+        "SCOREREF",
+        False,
+        True,
+        True,
     )
     assert rule.addresses == "desk@lender.example, risk@lender.example"
     assert rule.subject_template == "Alert: {{ type_label }}"

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from conftest import CRF_URL
 from leads.choices import Status
-from leads.models import Lead, LeadDelivery, StatusChange
 from leads.intake.tasks import sweep_lead_deliveries
+from leads.models import Lead, LeadDelivery, StatusChange
 
 from .conftest import free_port, gunicorn, wait_until
 
@@ -22,7 +22,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def post(url: str, body: bytes, secret: str) -> tuple[int, dict]:
     request = urllib.request.Request(
-        url, data=body, method="POST", headers={"X-Api-Key": secret, "Content-Type": "application/json"}
+        url,
+        data=body,
+        method="POST",
+        headers={"X-Api-Key": secret, "Content-Type": "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -53,11 +56,15 @@ def test_twenty_concurrent_updates_of_one_lead_end_in_the_newest_state(
 ):
     statuses = list(Status.values)
     bodies = [
-        json.dumps({**sample_lead, "status": statuses[i % len(statuses)], "otherReasonText": f"#{i}"}).encode()
+        json.dumps(
+            {**sample_lead, "status": statuses[i % len(statuses)], "otherReasonText": f"#{i}"}
+        ).encode()
         for i in range(20)
     ]
     with ThreadPoolExecutor(max_workers=20) as pool:
-        answers = list(pool.map(lambda body: post(live_server.url + CRF_URL, body, crf_secret), bodies))
+        answers = list(
+            pool.map(lambda body: post(live_server.url + CRF_URL, body, crf_secret), bodies)
+        )
 
     assert [status for status, _ in answers] == [202] * 20
     wait_until(all_processed, message="the worker to process 20 deliveries")
@@ -74,12 +81,18 @@ def test_a_hundred_concurrent_identical_deliveries_are_stored_once(
 ):
     body = json.dumps(sample_lead).encode()
     with ThreadPoolExecutor(max_workers=32) as pool:
-        answers = list(pool.map(lambda _: post(live_server.url + CRF_URL, body, crf_secret), range(100)))
+        answers = list(
+            pool.map(lambda _: post(live_server.url + CRF_URL, body, crf_secret), range(100))
+        )
 
     assert {status for status, _ in answers} == {202}
     assert len({answer["delivery"] for _, answer in answers}) == 1
     wait_until(all_processed, message="the worker to process the delivery")
-    assert (Lead.objects.count(), LeadDelivery.objects.count(), StatusChange.objects.count()) == (1, 1, 1)
+    assert (Lead.objects.count(), LeadDelivery.objects.count(), StatusChange.objects.count()) == (
+        1,
+        1,
+        1,
+    )
 
 
 @pytest.fixture
@@ -100,7 +113,9 @@ def test_with_the_broker_down_webhooks_answer_fast_and_the_sweep_catches_up(
     leads = [{**sample_lead, "id": f"00000000-0000-4000-8000-{i:012d}"} for i in range(10)]
     for lead in leads:
         started = time.monotonic()
-        status, answer = post(server_without_broker + CRF_URL, json.dumps(lead).encode(), "outage-secret")
+        status, answer = post(
+            server_without_broker + CRF_URL, json.dumps(lead).encode(), "outage-secret"
+        )
         assert status == 202, answer
         assert time.monotonic() - started < 1.0
 

@@ -17,9 +17,16 @@ pytestmark = pytest.mark.integration
 def nightly_batch(size: int, users: int) -> list[dict]:
     user_ids = [str(uuid.uuid4()) for _ in range(users)]
     return [
-        {"id": str(uuid.uuid4()), "type": "ACCALERT", "user_id": user_ids[n % users],
-         "host_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d", "time": 1763784000 + n,
-         "alert_id": str(uuid.uuid4()), "alert_date": "2026-11-21T04:00:00Z", "alert_source": "Equifax"}
+        {
+            "id": str(uuid.uuid4()),
+            "type": "ACCALERT",
+            "user_id": user_ids[n % users],
+            "host_id": "9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d",
+            "time": 1763784000 + n,
+            "alert_id": str(uuid.uuid4()),
+            "alert_date": "2026-11-21T04:00:00Z",
+            "alert_source": "Equifax",
+        }
         for n in range(size)
     ]
 
@@ -53,12 +60,18 @@ def test_notifications_go_out_through_a_real_worker(
 
     from conftest import CRS_URL, basic_auth
 
-    response = client.post(CRS_URL, json.dumps(batch), content_type="application/json",
-                           HTTP_AUTHORIZATION=basic_auth(*crs_credentials))
+    response = client.post(
+        CRS_URL,
+        json.dumps(batch),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic_auth(*crs_credentials),
+    )
 
     assert response.status_code == 200
-    wait_until(lambda: not Alert.objects.filter(processed_at=None).exists(),
-               message="the worker to notify 21 alerts")
+    wait_until(
+        lambda: not Alert.objects.filter(processed_at=None).exists(),
+        message="the worker to notify 21 alerts",
+    )
     assert Notification.objects.filter(status="sent").count() == 40
     sent = "".join(path.read_text() for path in worker_mail_dir.iterdir())
     assert sent.count("To: bob@somecompany.com") == 20

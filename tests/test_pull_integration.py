@@ -146,8 +146,12 @@ def test_a_puller_killed_midway_leaves_the_rest_for_after_the_visibility_timeout
     victim = start_puller(env, "--queue")
     try:
         # Killed in the middle of a page of 32: it holds messages received and not yet stored.
-        wait_until(lambda: mid_page(len(stored_lead_ids(QUEUE))), timeout=120, interval=0.005,
-                   message="the first puller to be in the middle of a page")
+        wait_until(
+            lambda: mid_page(len(stored_lead_ids(QUEUE))),
+            timeout=120,
+            interval=0.005,
+            message="the first puller to be in the middle of a page",
+        )
     finally:
         victim.kill()  # SIGKILL: no cleanup, whatever it held stays held
         victim.wait()

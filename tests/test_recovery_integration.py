@@ -45,8 +45,21 @@ class RedisServer:
     def start(self) -> None:
         binary = shutil.which("redis-server") or pytest.fail("redis-server is not installed")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory), "--loglevel", "warning"],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+                "--loglevel",
+                "warning",
+            ],
         )
         wait_until(self.answers, timeout=10, interval=0.02, message="redis-server to answer")
 
@@ -77,27 +90,63 @@ class RedisServer:
 @contextmanager
 def stack_on(redis: "RedisServer", env: dict[str, str], directory: Path):
     """gunicorn (2 workers), a Celery worker (concurrency 2) and beat, all on our Redis."""
-    env = {**env, "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
-           "LEAD_SWEEP_SECONDS": str(SWEEP_SECONDS), "CRF_WEBHOOK_SECRET": SECRET}
+    env = {
+        **env,
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
+        "LEAD_SWEEP_SECONDS": str(SWEEP_SECONDS),
+        "CRF_WEBHOOK_SECRET": SECRET,
+    }
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     schedule = directory / "beat-schedule"
     celery = [sys.executable, "-m", "celery", "-A", "leadcrm"]
     with ExitStack() as stack:
-        stack.enter_context(running(
-            [sys.executable, "-m", "gunicorn", "leadcrm.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--log-level", "warning"],
-            env, lambda: answers(url), "gunicorn",
-        ))
-        stack.enter_context(running(
-            [*celery, "worker", "--hostname", "recovery@localhost", "--concurrency", "2",
-             "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-            env, redis.consumes, "the celery worker",
-        ))
-        stack.enter_context(running(
-            [*celery, "beat", "--schedule", str(schedule), "--loglevel", "WARNING"],
-            env, lambda: any(directory.glob("beat-schedule*")), "celery beat",
-        ))
+        stack.enter_context(
+            running(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "leadcrm.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "2",
+                    "--log-level",
+                    "warning",
+                ],
+                env,
+                lambda: answers(url),
+                "gunicorn",
+            )
+        )
+        stack.enter_context(
+            running(
+                [
+                    *celery,
+                    "worker",
+                    "--hostname",
+                    "recovery@localhost",
+                    "--concurrency",
+                    "2",
+                    "--loglevel",
+                    "WARNING",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+                env,
+                redis.consumes,
+                "the celery worker",
+            )
+        )
+        stack.enter_context(
+            running(
+                [*celery, "beat", "--schedule", str(schedule), "--loglevel", "WARNING"],
+                env,
+                lambda: any(directory.glob("beat-schedule*")),
+                "celery beat",
+            )
+        )
         yield url
 
 
@@ -131,8 +180,9 @@ def test_leads_received_while_the_broker_is_down_are_all_processed_within_30_s_o
         with stack_on(broker, service_env, tmp_path) as url:
             broker.stop()
             stopped = time.monotonic()
-            bodies = [json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode()
-                      for _ in range(LEADS)]
+            bodies = [
+                json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode() for _ in range(LEADS)
+            ]
             with ThreadPoolExecutor(max_workers=4) as pool:
                 answered = list(pool.map(lambda body: post(url + CRF_URL, body, SECRET)[0], bodies))
             assert answered == [202] * LEADS

@@ -13,7 +13,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 def plan(queryset) -> str:
     sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")  # a handful of rows: make the planner show its index
+        cursor.execute(
+            "SET LOCAL enable_seqscan = off"
+        )  # a handful of rows: make the planner show its index
         cursor.execute("EXPLAIN " + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
@@ -23,7 +25,9 @@ def test_the_admin_text_search_uses_the_trigram_indexes(admin_user):
 
     request = RequestFactory().get("/admin/leads/lead/", {"q": "acme bakery"})
     request.user = admin_user
-    results, _ = LeadAdmin(Lead, admin.site).get_search_results(request, Lead.objects.all(), "acme bakery")
+    results, _ = LeadAdmin(Lead, admin.site).get_search_results(
+        request, Lead.objects.all(), "acme bakery"
+    )
 
     # Counting the matches (the paginator) reads the one trigram index; the page itself, newest
     # first, may instead walk lead_created_idx: neither reads the whole table.
@@ -34,19 +38,35 @@ def test_the_admin_text_search_uses_the_trigram_indexes(admin_user):
 
 @pytest.mark.parametrize(
     "lookup",
-    [{"status": "Funded"}, {"state": "Removed"}, {"address_state": "Iowa"}, {"industry": "Mining"},
-     {"fico_score": "Below580"}, {"use_of_proceeds": "Other"}, {"years_in_business": "Startup"},
-     {"cra_eligible_tract": True}, {"is_cdfi_investment_area": True}, {"matched_product_id": 1},
-     {"product_set_id": 1}, {"lead_source_id": 1}, {"service_partner_id": 1}, {"duplicate_id": "x"},
-     {"fraud_score__gte": 0.85}, {"date_created__gte": "2026-01-01"},
-     {"email__iexact": "ann@bakery.example"}, {"phone": "612-555-0199"}],
+    [
+        {"status": "Funded"},
+        {"state": "Removed"},
+        {"address_state": "Iowa"},
+        {"industry": "Mining"},
+        {"fico_score": "Below580"},
+        {"use_of_proceeds": "Other"},
+        {"years_in_business": "Startup"},
+        {"cra_eligible_tract": True},
+        {"is_cdfi_investment_area": True},
+        {"matched_product_id": 1},
+        {"product_set_id": 1},
+        {"lead_source_id": 1},
+        {"service_partner_id": 1},
+        {"duplicate_id": "x"},
+        {"fraud_score__gte": 0.85},
+        {"date_created__gte": "2026-01-01"},
+        {"email__iexact": "ann@bakery.example"},
+        {"phone": "612-555-0199"},
+    ],
 )
 def test_each_list_filter_is_served_by_an_index(lookup):
     explained = plan(Lead.objects.filter(**lookup).order_by("-date_created")[:100])
     assert "Index" in explained and "Seq Scan" not in explained, explained
 
 
-def test_long_lists_show_an_estimated_count_and_short_ones_an_exact_one(client, admin_user, monkeypatch, sample_lead):
+def test_long_lists_show_an_estimated_count_and_short_ones_an_exact_one(
+    client, admin_user, monkeypatch, sample_lead
+):
     import json
     import uuid
 
@@ -56,14 +76,23 @@ def test_long_lists_show_an_estimated_count_and_short_ones_an_exact_one(client, 
     from leads.intake import bulk
 
     monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_ABOVE", 5)
-    leads = [{**sample_lead, "id": str(uuid.uuid4()), "status": "Funded" if n < 2 else "Matched"} for n in range(9)]
-    list(bulk.import_leads([(json.dumps(lead).encode(), timezone.now()) for lead in leads], source="demo"))
+    leads = [
+        {**sample_lead, "id": str(uuid.uuid4()), "status": "Funded" if n < 2 else "Matched"}
+        for n in range(9)
+    ]
+    list(
+        bulk.import_leads(
+            [(json.dumps(lead).encode(), timezone.now()) for lead in leads], source="demo"
+        )
+    )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE leads_lead")
     client.force_login(admin_user)
     queries = []
 
-    with connection.execute_wrapper(lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)):
+    with connection.execute_wrapper(
+        lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)
+    ):
         everything = client.get("/admin/leads/lead/").text
     funded = client.get("/admin/leads/lead/", {"status__exact": "Funded"}).text
 

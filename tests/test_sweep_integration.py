@@ -19,8 +19,12 @@ def unqueued_deliveries(count: int) -> list[uuid.UUID]:
     """Pending deliveries of as many leads, not queued (as after publishes the broker refused)."""
     lead_ids = [uuid.uuid4() for _ in range(count)]
     LeadDelivery.objects.bulk_create(
-        LeadDelivery(body=b"{}", body_sha256=hashlib.sha256(lead_id.bytes).hexdigest(),
-                     lead_id=lead_id, received_at=timezone.now())
+        LeadDelivery(
+            body=b"{}",
+            body_sha256=hashlib.sha256(lead_id.bytes).hexdigest(),
+            lead_id=lead_id,
+            received_at=timezone.now(),
+        )
         for lead_id in lead_ids
     )
     return lead_ids

@@ -6,142 +6,298 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('leads', '0002_lead_assigned_officer'),
+        ("leads", "0002_lead_assigned_officer"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='NotificationRule',
+            name="NotificationRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('alert_type', models.CharField(choices=[('ACCNEW', 'New account created'), ('IDFAIL', 'Identity failed'), ('ACCREG', 'Account registered'), ('ACCREGFAIL', 'Account registration failed'), ('ACCCLOSED', 'Account closed'), ('ACCLOCKED', 'Account locked out'), ('ACCLOGINFAIL', 'Login failure'), ('ACCALERT', 'Account alert (credit)'), ('SCOREREF', 'Score refreshed'), ('REPORTREF', 'Report refreshed'), ('ERROR', 'Error'), ('TEST', 'Test')], help_text='Any type name, including ones CRS adds later. TEST alerts never notify.', max_length=32)),
-                ('active', models.BooleanField(default=True)),
-                ('notify_crs_user', models.BooleanField(default=False, help_text='The person at CRS (their email).')),
-                ('notify_assigned_officer', models.BooleanField(default=False, help_text='The loan officer assigned to the lead this person is linked to.')),
-                ('addresses', models.CharField(blank=True, help_text='More recipients, comma-separated.', max_length=1000)),
-                ('subject_template', models.CharField(default='Credit alert: {{ type_label }}', help_text='Django template; context: alert, user, lead, type_label.', max_length=255)),
-                ('body_template', models.TextField(default='{{ type_label }} for {{ user }}{% if lead %} (lead: {{ lead }}){% endif %}.\nReported {{ alert.alert_date|default:alert.time }}{% if alert.alert_source %} by {{ alert.alert_source }}{% endif %}.\n', help_text='Django template; context: alert, user, lead, type_label.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "alert_type",
+                    models.CharField(
+                        choices=[
+                            ("ACCNEW", "New account created"),
+                            ("IDFAIL", "Identity failed"),
+                            ("ACCREG", "Account registered"),
+                            ("ACCREGFAIL", "Account registration failed"),
+                            ("ACCCLOSED", "Account closed"),
+                            ("ACCLOCKED", "Account locked out"),
+                            ("ACCLOGINFAIL", "Login failure"),
+                            ("ACCALERT", "Account alert (credit)"),
+                            ("SCOREREF", "Score refreshed"),
+                            ("REPORTREF", "Report refreshed"),
+                            ("ERROR", "Error"),
+                            ("TEST", "Test"),
+                        ],
+                        help_text="Any type name, including ones CRS adds later. TEST alerts never notify.",
+                        max_length=32,
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "notify_crs_user",
+                    models.BooleanField(
+                        default=False, help_text="The person at CRS (their email)."
+                    ),
+                ),
+                (
+                    "notify_assigned_officer",
+                    models.BooleanField(
+                        default=False,
+                        help_text="The loan officer assigned to the lead this person is linked to.",
+                    ),
+                ),
+                (
+                    "addresses",
+                    models.CharField(
+                        blank=True, help_text="More recipients, comma-separated.", max_length=1000
+                    ),
+                ),
+                (
+                    "subject_template",
+                    models.CharField(
+                        default="Credit alert: {{ type_label }}",
+                        help_text="Django template; context: alert, user, lead, type_label.",
+                        max_length=255,
+                    ),
+                ),
+                (
+                    "body_template",
+                    models.TextField(
+                        default="{{ type_label }} for {{ user }}{% if lead %} (lead: {{ lead }}){% endif %}.\nReported {{ alert.alert_date|default:alert.time }}{% if alert.alert_source %} by {{ alert.alert_source }}{% endif %}.\n",
+                        help_text="Django template; context: alert, user, lead, type_label.",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['alert_type'],
+                "ordering": ["alert_type"],
             },
         ),
         migrations.CreateModel(
-            name='SilenceIncident',
+            name="SilenceIncident",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('last_batch_at', models.DateTimeField(unique=True)),
-                ('noticed_at', models.DateTimeField(auto_now_add=True)),
-                ('recipients', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("last_batch_at", models.DateTimeField(unique=True)),
+                ("noticed_at", models.DateTimeField(auto_now_add=True)),
+                ("recipients", models.TextField(blank=True)),
             ],
         ),
         migrations.CreateModel(
-            name='AlertDelivery',
+            name="AlertDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('body', models.BinaryField()),
-                ('headers', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('outcome', models.CharField(choices=[('received', 'Received'), ('answered', 'Answered'), ('rejected', 'Rejected')], default='received', max_length=16)),
-                ('items', models.PositiveIntegerField(default=0)),
-                ('accepted', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "received_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("body", models.BinaryField()),
+                ("headers", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("answered", "Answered"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="received",
+                        max_length=16,
+                    ),
+                ),
+                ("items", models.PositiveIntegerField(default=0)),
+                ("accepted", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'verbose_name_plural': 'alert deliveries',
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['-received_at'], name='alert_delivery_received_idx')],
+                "verbose_name_plural": "alert deliveries",
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(fields=["-received_at"], name="alert_delivery_received_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CRSUser',
+            name="CRSUser",
             fields=[
-                ('id', models.UUIDField(editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('first_seen_at', models.DateTimeField(auto_now_add=True)),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='crs_users', to='leads.lead')),
+                ("id", models.UUIDField(editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("first_seen_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="crs_users",
+                        to="leads.lead",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'CRS user',
+                "verbose_name": "CRS user",
             },
         ),
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.UUIDField(editable=False, primary_key=True, serialize=False)),
-                ('type', models.CharField(blank=True, choices=[('ACCNEW', 'New account created'), ('IDFAIL', 'Identity failed'), ('ACCREG', 'Account registered'), ('ACCREGFAIL', 'Account registration failed'), ('ACCCLOSED', 'Account closed'), ('ACCLOCKED', 'Account locked out'), ('ACCLOGINFAIL', 'Login failure'), ('ACCALERT', 'Account alert (credit)'), ('SCOREREF', 'Score refreshed'), ('REPORTREF', 'Report refreshed'), ('ERROR', 'Error'), ('TEST', 'Test')], max_length=32)),
-                ('host_id', models.UUIDField(blank=True, null=True)),
-                ('time', models.DateTimeField(blank=True, null=True)),
-                ('error_code', models.CharField(blank=True, max_length=255)),
-                ('error_msg', models.TextField(blank=True)),
-                ('alert_id', models.CharField(blank=True, max_length=255)),
-                ('alert_date', models.DateTimeField(blank=True, null=True)),
-                ('alert_date_sent', models.CharField(blank=True, max_length=255)),
-                ('alert_source', models.CharField(blank=True, max_length=255)),
-                ('extra', models.JSONField(blank=True, default=dict)),
-                ('problems', models.JSONField(blank=True, default=list)),
-                ('received_at', models.DateTimeField()),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='alerts.alertdelivery')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='alerts.crsuser')),
+                ("id", models.UUIDField(editable=False, primary_key=True, serialize=False)),
+                (
+                    "type",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("ACCNEW", "New account created"),
+                            ("IDFAIL", "Identity failed"),
+                            ("ACCREG", "Account registered"),
+                            ("ACCREGFAIL", "Account registration failed"),
+                            ("ACCCLOSED", "Account closed"),
+                            ("ACCLOCKED", "Account locked out"),
+                            ("ACCLOGINFAIL", "Login failure"),
+                            ("ACCALERT", "Account alert (credit)"),
+                            ("SCOREREF", "Score refreshed"),
+                            ("REPORTREF", "Report refreshed"),
+                            ("ERROR", "Error"),
+                            ("TEST", "Test"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("host_id", models.UUIDField(blank=True, null=True)),
+                ("time", models.DateTimeField(blank=True, null=True)),
+                ("error_code", models.CharField(blank=True, max_length=255)),
+                ("error_msg", models.TextField(blank=True)),
+                ("alert_id", models.CharField(blank=True, max_length=255)),
+                ("alert_date", models.DateTimeField(blank=True, null=True)),
+                ("alert_date_sent", models.CharField(blank=True, max_length=255)),
+                ("alert_source", models.CharField(blank=True, max_length=255)),
+                ("extra", models.JSONField(blank=True, default=dict)),
+                ("problems", models.JSONField(blank=True, default=list)),
+                ("received_at", models.DateTimeField()),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="alerts",
+                        to="alerts.alertdelivery",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="alerts",
+                        to="alerts.crsuser",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-time'],
+                "ordering": ["-time"],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('recipient', models.EmailField(max_length=254)),
-                ('subject', models.CharField(max_length=255)),
-                ('body', models.TextField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='alerts.alert')),
-                ('rule', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to='alerts.notificationrule')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("recipient", models.EmailField(max_length=254)),
+                ("subject", models.CharField(max_length=255)),
+                ("body", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="alerts.alert",
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="alerts.notificationrule",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['type', '-time'], name='alert_type_time_idx'),
+            model_name="alert",
+            index=models.Index(fields=["type", "-time"], name="alert_type_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['user', '-time'], name='alert_user_time_idx'),
+            model_name="alert",
+            index=models.Index(fields=["user", "-time"], name="alert_user_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['-time'], name='alert_time_idx'),
+            model_name="alert",
+            index=models.Index(fields=["-time"], name="alert_time_idx"),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['alert_source'], name='alert_source_idx'),
+            model_name="alert",
+            index=models.Index(fields=["alert_source"], name="alert_source_idx"),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['host_id'], name='alert_host_idx'),
+            model_name="alert",
+            index=models.Index(fields=["host_id"], name="alert_host_idx"),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['alert_id'], name='alert_alert_id_idx'),
+            model_name="alert",
+            index=models.Index(fields=["alert_id"], name="alert_alert_id_idx"),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(condition=models.Q(('processed_at', None)), fields=['received_at'], name='alert_pending_idx'),
+            model_name="alert",
+            index=models.Index(
+                condition=models.Q(("processed_at", None)),
+                fields=["received_at"],
+                name="alert_pending_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.UniqueConstraint(fields=('alert', 'recipient'), name='notification_once_uniq'),
+            model_name="notification",
+            constraint=models.UniqueConstraint(
+                fields=("alert", "recipient"), name="notification_once_uniq"
+            ),
         ),
     ]

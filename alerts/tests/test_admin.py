@@ -19,7 +19,9 @@ ALERTS = reverse("admin:alerts_alert_changelist")
 
 @pytest.fixture
 def batch(sample_batch):
-    services.receive_alerts(json.dumps(sample_batch + [{"id": str(uuid.uuid4()), "type": "IDTHEFT"}]).encode())
+    services.receive_alerts(
+        json.dumps(sample_batch + [{"id": str(uuid.uuid4()), "type": "IDTHEFT"}]).encode()
+    )
     return sample_batch
 
 
@@ -44,13 +46,18 @@ def test_the_list_labels_types_with_their_documented_descriptions(admin_client, 
     ],
 )
 def test_each_filter_keeps_the_right_alerts(admin_client, batch, query, expected):
-    ids = {str(batch[i]["id"]) if isinstance(i, int) else str(Alert.objects.get(type=i).pk) for i in expected}
+    ids = {
+        str(batch[i]["id"]) if isinstance(i, int) else str(Alert.objects.get(type=i).pk)
+        for i in expected
+    }
     assert listed(admin_client.get(f"{ALERTS}?{query}")) == ids
 
 
 def test_the_date_and_host_filters(admin_client, batch):
     Alert.objects.filter(pk=batch[0]["id"]).update(time=timezone.now())  # today at any hour
-    assert listed(admin_client.get(f"{ALERTS}?time__gte={timezone.now().date()}")) == {batch[0]["id"]}
+    assert listed(admin_client.get(f"{ALERTS}?time__gte={timezone.now().date()}")) == {
+        batch[0]["id"]
+    }
     host = batch[0]["host_id"]
     assert len(listed(admin_client.get(f"{ALERTS}?host_id={host}"))) == 4
 
@@ -74,7 +81,9 @@ def test_alerts_are_read_only(admin_client, batch):
     assert Alert.objects.get(pk=batch[0]["id"]).type == "ACCALERT"
 
 
-def test_the_alert_page_lists_its_problems_with_their_codes(admin_client, post_alerts, sample_batch):
+def test_the_alert_page_lists_its_problems_with_their_codes(
+    admin_client, post_alerts, sample_batch
+):
     post_alerts([{**sample_batch[0], "time": "soon", "alert_id": "<b>" * 100}])
 
     page = admin_client.get(reverse("admin:alerts_alert_change", args=[sample_batch[0]["id"]])).text
@@ -101,7 +110,10 @@ def test_raw_batches_need_their_own_permission(client, django_user_model, batch)
     assert client.get(ALERTS).status_code == 200
     assert client.get(reverse("admin:alerts_alertdelivery_changelist")).status_code == 403
     delivery = AlertDelivery.objects.get()
-    assert client.get(reverse("admin:alerts_alertdelivery_change", args=[delivery.pk])).status_code == 403
+    assert (
+        client.get(reverse("admin:alerts_alertdelivery_change", args=[delivery.pk])).status_code
+        == 403
+    )
 
 
 def test_a_manager_sees_the_raw_batch_pretty_and_escaped(admin_client, sample_batch):
@@ -113,13 +125,17 @@ def test_a_manager_sees_the_raw_batch_pretty_and_escaped(admin_client, sample_ba
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
 
 
-def test_staff_link_a_crs_user_to_a_lead_and_the_lead_page_lists_their_alerts(admin_client, batch, sample_lead):
+def test_staff_link_a_crs_user_to_a_lead_and_the_lead_page_lists_their_alerts(
+    admin_client, batch, sample_lead
+):
     from leads.intake import services as lead_services
 
     lead_id = lead_services.receive_lead(json.dumps(sample_lead).encode()).delivery.lead_id
     lead_services.process_lead(lead_id)
     user_change = reverse("admin:alerts_crsuser_change", args=[batch[0]["user_id"]])
-    response = admin_client.post(user_change, {"name": "Bob", "email": "bob@somecompany.com", "lead": str(lead_id)})
+    response = admin_client.post(
+        user_change, {"name": "Bob", "email": "bob@somecompany.com", "lead": str(lead_id)}
+    )
     assert response.status_code == 302
 
     page = admin_client.get(reverse("admin:leads_lead_change", args=[lead_id])).text
@@ -133,8 +149,12 @@ RULE_ADD = reverse("admin:alerts_notificationrule_add")
 
 def rule_form(**fields) -> dict:
     return {
-        "alert_type": "ACCALERT", "active": "on", "notify_assigned_officer": "on", "addresses": "",
-        "subject_template": "Credit alert: {{ type_label }}", "body_template": "{{ user }}",
+        "alert_type": "ACCALERT",
+        "active": "on",
+        "notify_assigned_officer": "on",
+        "addresses": "",
+        "subject_template": "Credit alert: {{ type_label }}",
+        "body_template": "{{ user }}",
         **fields,
     }
 
@@ -146,8 +166,12 @@ def form_errors(response) -> dict:
 
 @pytest.mark.parametrize(
     "expression",
-    ["lead.assigned_officer.password", "lead.ownership_demographic_types", "alert.delivery.body",
-     "user.lead.assigned_officer.email"],
+    [
+        "lead.assigned_officer.password",
+        "lead.ownership_demographic_types",
+        "alert.delivery.body",
+        "user.lead.assigned_officer.email",
+    ],
 )
 def test_a_manager_is_refused_a_template_naming_what_rules_cannot_see(manager_client, expression):
     response = manager_client.post(RULE_ADD, rule_form(body_template=f"Hi {{{{ {expression} }}}}"))
@@ -180,8 +204,10 @@ NOT_ALLOWED = "tag is not allowed in notification templates."
     [
         ("{% if %}yes{% endif %}", f"{SYNTAX} Unexpected end of expression in if tag."),
         ("{{ user|nosuchfilter }}", f"{SYNTAX} Invalid filter: 'nosuchfilter'"),
-        ("{% if user %}open", f"{SYNTAX} Unclosed tag on line 1: 'if'. Looking for one of: "
-         "elif, else, endif."),
+        (
+            "{% if user %}open",
+            f"{SYNTAX} Unclosed tag on line 1: 'if'. Looking for one of: elif, else, endif.",
+        ),
         ("{% debug %}", f"The {{% debug %}} {NOT_ALLOWED}"),
         ("{% include 'admin/base.html' %}", f"The {{% include %}} {NOT_ALLOWED}"),
         ("{% extends 'admin/base.html' %}", f"The {{% extends %}} {NOT_ALLOWED}"),
@@ -239,8 +265,12 @@ def test_template_errors_are_listed_and_filtered_in_the_notification_admin(
     NotificationRule.objects.filter(alert_type="ACCALERT").update(
         body_template="{{ alert.error_code|divisibleby:2 }}"
     )
-    item = {"id": str(uuid.uuid4()), "type": "ACCALERT", "user_id": str(linked_person.id),
-            "error_code": "REG-104"}
+    item = {
+        "id": str(uuid.uuid4()),
+        "type": "ACCALERT",
+        "user_id": str(linked_person.id),
+        "error_code": "REG-104",
+    }
     services.receive_alerts(json.dumps([item]).encode())
     services.notify([item["id"]])
     Notification.objects.create(alert_id=item["id"], recipient="x@example.com", subject="", body="")

@@ -32,7 +32,10 @@ def test_it_answers_every_item_true_in_order_and_stores_them(post_alerts, sample
     assert alert.alert_date_sent == "2026-11-21T04:00:00Z"
     assert alert.alert_source == "Equifax"
     failed = Alert.objects.get(pk=sample_batch[2]["id"])
-    assert (failed.error_code, failed.error_msg) == ("REG-104", "Unable to register user for credit data")
+    assert (failed.error_code, failed.error_msg) == (
+        "REG-104",
+        "Unable to register user for credit data",
+    )
     assert CRSUser.objects.count() == 2
 
 
@@ -100,11 +103,14 @@ def test_an_item_with_only_an_id_is_stored(post_alerts):
         (None, None),
     ],
 )
-def test_an_item_without_a_usable_id_is_answered_false_and_kept_raw(post_alerts, sample_batch, item, hook_id):
+def test_an_item_without_a_usable_id_is_answered_false_and_kept_raw(
+    post_alerts, sample_batch, item, hook_id
+):
     response = post_alerts([sample_batch[0], item])
 
     assert response.json() == [
-        {"hook_id": sample_batch[0]["id"], "status": True}, {"hook_id": hook_id, "status": False},
+        {"hook_id": sample_batch[0]["id"], "status": True},
+        {"hook_id": hook_id, "status": False},
     ]
     assert Alert.objects.count() == 1
     delivery = AlertDelivery.objects.get()
@@ -115,8 +121,13 @@ def test_an_item_without_a_usable_id_is_answered_false_and_kept_raw(post_alerts,
 @pytest.mark.parametrize(
     ("time", "code"),
     [
-        ("soon", "wrong_type"), (True, "wrong_type"), ([1], "wrong_type"), ({"t": 1}, "wrong_type"),
-        ("NaN", "wrong_type"), (10**30, "out_of_range"), ("-1e30", "out_of_range"),
+        ("soon", "wrong_type"),
+        (True, "wrong_type"),
+        ([1], "wrong_type"),
+        ({"t": 1}, "wrong_type"),
+        ("NaN", "wrong_type"),
+        (10**30, "out_of_range"),
+        ("-1e30", "out_of_range"),
     ],
 )
 def test_a_bad_time_is_stored_empty_and_noted(post_alerts, sample_batch, time, code):
@@ -129,7 +140,9 @@ def test_a_bad_time_is_stored_empty_and_noted(post_alerts, sample_batch, time, c
 
 
 def test_time_in_milliseconds_or_as_a_string_is_read(post_alerts, sample_batch):
-    post_alerts([{**sample_batch[0], "time": 1763784000000}, {**sample_batch[1], "time": "1763784060"}])
+    post_alerts(
+        [{**sample_batch[0], "time": 1763784000000}, {**sample_batch[1], "time": "1763784060"}]
+    )
 
     times = {str(a.id): a.time.isoformat() for a in Alert.objects.all()}
     assert times[sample_batch[0]["id"]] == "2025-11-22T04:00:00+00:00"
@@ -149,7 +162,9 @@ def test_time_in_milliseconds_or_as_a_string_is_read(post_alerts, sample_batch):
         (1763784000, "2025-11-22T04:00:00+00:00"),
     ],
 )
-def test_odd_alert_date_formats_are_parsed_leniently_and_kept_as_sent(post_alerts, sample_batch, sent, parsed):
+def test_odd_alert_date_formats_are_parsed_leniently_and_kept_as_sent(
+    post_alerts, sample_batch, sent, parsed
+):
     post_alerts([{**sample_batch[0], "alert_date": sent}])
 
     alert = Alert.objects.get()
@@ -189,8 +204,12 @@ def test_an_alert_date_out_of_range_or_of_the_wrong_type_says_which(
 
 def test_fields_of_the_wrong_shape_never_fail_the_batch(post_alerts, sample_batch):
     item = {
-        **sample_batch[0], "user_id": "someone", "host_id": 7, "alert_source": {"name": "x"},
-        "alert_id": "a" * 300, "error_msg": "nul\u0000byte",
+        **sample_batch[0],
+        "user_id": "someone",
+        "host_id": 7,
+        "alert_source": {"name": "x"},
+        "alert_id": "a" * 300,
+        "error_msg": "nul\u0000byte",
     }
     response = post_alerts([item, sample_batch[1]])
 
@@ -199,7 +218,11 @@ def test_fields_of_the_wrong_shape_never_fail_the_batch(post_alerts, sample_batc
     assert (alert.user, alert.host_id, alert.alert_source, alert.alert_id) == (None, None, "", "")
     assert alert.error_msg == "nulbyte"
     assert {p["field"] for p in alert.problems} == {
-        "user_id", "host_id", "alert_source", "alert_id", "error_msg"  # its NUL, removed
+        "user_id",
+        "host_id",
+        "alert_source",
+        "alert_id",
+        "error_msg",  # its NUL, removed
     }
 
 
@@ -216,11 +239,15 @@ def test_a_mixed_batch_of_500_is_true_exactly_for_the_committed_items(post_alert
     for n in range(500):
         roll = rng.random()
         if roll < 0.10 and items:
-            items.append(dict(rng.choice([i for i in items if isinstance(i, dict) and "id" in i] or [{}])))
+            items.append(
+                dict(rng.choice([i for i in items if isinstance(i, dict) and "id" in i] or [{}]))
+            )
         elif roll < 0.15:
             items.append(rng.choice([{"type": "ACCALERT"}, {"id": f"bad-{n}"}, "junk", None]))
         else:
-            items.append({**rng.choice(sample_batch), "id": str(uuid.UUID(int=rng.getrandbits(128)))})
+            items.append(
+                {**rng.choice(sample_batch), "id": str(uuid.UUID(int=rng.getrandbits(128)))}
+            )
 
     answers = post_alerts(items).json()
 
@@ -238,11 +265,20 @@ def test_a_mixed_batch_of_500_is_true_exactly_for_the_committed_items(post_alert
     assert Alert.objects.count() == count
 
 
-def test_bad_credentials_are_401_with_a_basic_challenge_and_store_nothing(client, crs_credentials, sample_batch):
-    for authorization in [None, basic_auth("crs-test", "wrong"), basic_auth("other", crs_credentials[1]),
-                          "Basic !!!notbase64", "Bearer token"]:
+def test_bad_credentials_are_401_with_a_basic_challenge_and_store_nothing(
+    client, crs_credentials, sample_batch
+):
+    for authorization in [
+        None,
+        basic_auth("crs-test", "wrong"),
+        basic_auth("other", crs_credentials[1]),
+        "Basic !!!notbase64",
+        "Bearer token",
+    ]:
         headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
-        response = client.post(CRS_URL, json.dumps(sample_batch), content_type="application/json", **headers)
+        response = client.post(
+            CRS_URL, json.dumps(sample_batch), content_type="application/json", **headers
+        )
         assert response.status_code == 401
         assert response["WWW-Authenticate"] == 'Basic realm="crs"'
     assert AlertDelivery.objects.count() == 0
@@ -254,7 +290,9 @@ def test_the_previous_password_is_accepted_during_a_rotation(settings, post_aler
     assert post_alerts(sample_batch, credentials=("crs-test", "pw-0123456789")).status_code == 200
 
 
-def test_the_previous_password_alone_does_not_open_the_endpoint(settings, post_alerts, sample_batch):
+def test_the_previous_password_alone_does_not_open_the_endpoint(
+    settings, post_alerts, sample_batch
+):
     settings.CRS_WEBHOOK_PASSWORD, settings.CRS_WEBHOOK_PASSWORD_PREVIOUS = "", "old-password"
 
     response = post_alerts(sample_batch, credentials=("crs-test", "old-password"))
@@ -270,7 +308,10 @@ def test_without_configured_credentials_it_answers_503(settings, post_alerts, sa
     assert AlertDelivery.objects.count() == 0
 
 
-@pytest.mark.parametrize(("body", "error"), [(b"not json", "invalid_json"), (b'"text"', "not_a_batch"), (b"7", "not_a_batch")])
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [(b"not json", "invalid_json"), (b'"text"', "not_a_batch"), (b"7", "not_a_batch")],
+)
 def test_a_body_that_is_not_a_batch_is_400_and_kept(post_alerts, body, error):
     response = post_alerts(body)
 
@@ -316,22 +357,34 @@ ODD_ITEMS = {
 def test_an_odd_item_is_stored_cleaned_and_the_rest_of_the_batch_answered_normally(
     post_alerts, sample_batch, member
 ):
-    first, odd, last = sample_batch[0], {**sample_batch[1], "id": str(uuid.uuid4())}, sample_batch[2]
+    first, odd, last = (
+        sample_batch[0],
+        {**sample_batch[1], "id": str(uuid.uuid4())},
+        sample_batch[2],
+    )
     key = json.loads(member.split(b":")[0]).replace("\x00", "")
-    odd_body = json.dumps({k: v for k, v in odd.items() if k != key}).encode()[:-1] + b", " + member + b"}"
-    body = b"[" + b", ".join([json.dumps(first).encode(), odd_body, json.dumps(last).encode()]) + b"]"
+    odd_body = (
+        json.dumps({k: v for k, v in odd.items() if k != key}).encode()[:-1] + b", " + member + b"}"
+    )
+    body = (
+        b"[" + b", ".join([json.dumps(first).encode(), odd_body, json.dumps(last).encode()]) + b"]"
+    )
 
     response = post_alerts(body)
 
     assert response.status_code == 200, response.content
-    assert response.json() == [{"hook_id": i, "status": True} for i in (first["id"], odd["id"], last["id"])]
+    assert response.json() == [
+        {"hook_id": i, "status": True} for i in (first["id"], odd["id"], last["id"])
+    ]
     assert Alert.objects.count() == 3
     assert Alert.objects.get(pk=odd["id"]).problems  # what was removed is listed
     assert not Alert.objects.get(pk=first["id"]).problems
 
 
 @pytest.mark.parametrize("hook_id", [b"NaN", b"1e400", b"-Infinity"])
-def test_a_number_that_cannot_be_echoed_as_the_id_is_answered_false_with_a_null_hook_id(post_alerts, hook_id):
+def test_a_number_that_cannot_be_echoed_as_the_id_is_answered_false_with_a_null_hook_id(
+    post_alerts, hook_id
+):
     response = post_alerts(b'[{"id": ' + hook_id + b', "type": "TEST"}]')
 
     assert response.json() == [{"hook_id": None, "status": False}]
@@ -345,20 +398,27 @@ def test_an_item_the_database_still_refuses_is_answered_false_alone(post_alerts,
     with connection.cursor() as cursor:
         cursor.execute("""
             CREATE FUNCTION refuse_alert() RETURNS trigger AS $$ BEGIN
-                IF NEW.error_msg = 'refuse me' THEN RAISE EXCEPTION 'refused' USING ERRCODE = '22000'; END IF;
+                IF NEW.error_msg = 'refuse me' THEN
+                    RAISE EXCEPTION 'refused' USING ERRCODE = '22000';
+                END IF;
                 RETURN NEW; END $$ LANGUAGE plpgsql;
-            CREATE TRIGGER refuse_alert BEFORE INSERT ON alerts_alert FOR EACH ROW EXECUTE FUNCTION refuse_alert();
+            CREATE TRIGGER refuse_alert BEFORE INSERT ON alerts_alert
+                FOR EACH ROW EXECUTE FUNCTION refuse_alert();
         """)
     try:
         batch = [sample_batch[0], {**sample_batch[1], "error_msg": "refuse me"}, sample_batch[2]]
         response = post_alerts(batch)
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER refuse_alert ON alerts_alert; DROP FUNCTION refuse_alert();")
+            cursor.execute(
+                "DROP TRIGGER refuse_alert ON alerts_alert; DROP FUNCTION refuse_alert();"
+            )
 
     assert response.status_code == 200
     assert [answer["status"] for answer in response.json()] == [True, False, True]
-    assert set(Alert.objects.values_list("id", flat=True)) == {uuid.UUID(sample_batch[i]["id"]) for i in (0, 2)}
+    assert set(Alert.objects.values_list("id", flat=True)) == {
+        uuid.UUID(sample_batch[i]["id"]) for i in (0, 2)
+    }
     delivery = AlertDelivery.objects.get()
     assert (delivery.outcome, delivery.accepted) == ("answered", 2)
     assert sample_batch[1]["id"] in delivery.error

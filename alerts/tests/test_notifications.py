@@ -22,8 +22,14 @@ pytestmark = pytest.mark.django_db
 
 
 def alert_item(person, alert_type="ACCALERT", **fields) -> dict:
-    return {"id": str(uuid.uuid4()), "type": alert_type, "user_id": str(person.id), "time": 1763784000,
-            "alert_source": "Equifax", **fields}
+    return {
+        "id": str(uuid.uuid4()),
+        "type": alert_type,
+        "user_id": str(person.id),
+        "time": 1763784000,
+        "alert_source": "Equifax",
+        **fields,
+    }
 
 
 def receive(items) -> None:
@@ -31,13 +37,21 @@ def receive(items) -> None:
 
 
 def test_a_fresh_install_has_rules_for_alerts_a_person_must_act_on():
-    rules = {r.alert_type: (r.notify_crs_user, r.notify_assigned_officer) for r in NotificationRule.objects.all()}
+    rules = {
+        r.alert_type: (r.notify_crs_user, r.notify_assigned_officer)
+        for r in NotificationRule.objects.all()
+    }
     assert rules == {
-        "ACCALERT": (True, True), "IDFAIL": (False, True), "ACCREGFAIL": (False, True), "ACCLOCKED": (False, True),
+        "ACCALERT": (True, True),
+        "IDFAIL": (False, True),
+        "ACCREGFAIL": (False, True),
+        "ACCLOCKED": (False, True),
     }
 
 
-def test_a_credit_alert_reaches_the_person_and_their_loan_officer(linked_person, django_capture_on_commit_callbacks):
+def test_a_credit_alert_reaches_the_person_and_their_loan_officer(
+    linked_person, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         receive([alert_item(linked_person)])
 
@@ -48,8 +62,12 @@ def test_a_credit_alert_reaches_the_person_and_their_loan_officer(linked_person,
     assert set(Notification.objects.values_list("status", "attempts")) == {("sent", 1)}
 
 
-def test_test_alerts_are_recorded_and_never_notify_anyone(linked_person, django_capture_on_commit_callbacks):
-    NotificationRule.objects.create(alert_type="TEST", notify_crs_user=True, addresses="ops@lender.example")
+def test_test_alerts_are_recorded_and_never_notify_anyone(
+    linked_person, django_capture_on_commit_callbacks
+):
+    NotificationRule.objects.create(
+        alert_type="TEST", notify_crs_user=True, addresses="ops@lender.example"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         receive([alert_item(linked_person, "TEST")])
 
@@ -68,7 +86,9 @@ def test_types_without_a_rule_are_processed_quietly(linked_person):
 
 def test_a_rule_edited_in_the_admin_decides_recipients_and_words(linked_person):
     NotificationRule.objects.filter(alert_type="ACCALERT").update(
-        notify_crs_user=False, notify_assigned_officer=False, addresses="risk@lender.example, officer@lender.example",
+        notify_crs_user=False,
+        notify_assigned_officer=False,
+        addresses="risk@lender.example, officer@lender.example",
         subject_template="{{ alert.alert_source }} reported {{ type_label }}",
         body_template="Lead: {{ lead.name_of_business }} <{{ user.email }}>",
     )
@@ -77,7 +97,9 @@ def test_a_rule_edited_in_the_admin_decides_recipients_and_words(linked_person):
 
     assert sorted(m.to[0] for m in mail.outbox) == ["officer@lender.example", "risk@lender.example"]
     assert mail.outbox[0].subject == "Equifax reported Account alert (credit)"
-    assert mail.outbox[0].body == "Lead: Some Company LLC. <bob@somecompany.com>"  # not HTML-escaped
+    assert (
+        mail.outbox[0].body == "Lead: Some Company LLC. <bob@somecompany.com>"
+    )  # not HTML-escaped
 
 
 def test_notifying_twice_sends_nothing_twice(linked_person):
@@ -225,7 +247,8 @@ def test_healthz_names_an_active_rule_the_form_would_refuse(client):
 
     assert warnings == [
         f"Notification rule {rule.pk} (IDFAIL rule): its body template would be refused now. "
-        "Notification templates cannot use lead.email. Available: " + ", ".join(template_names())
+        "Notification templates cannot use lead.email. Available: "
+        + ", ".join(template_names())
         + "."
     ]
 
@@ -239,9 +262,15 @@ def test_saving_the_fixed_rule_sends_what_it_failed_to_render(
     assert mail.outbox == []
 
     change = reverse("admin:alerts_notificationrule_change", args=[rule.pk])
-    form = {"alert_type": "ACCALERT", "active": "on", "notify_crs_user": "on",
-            "notify_assigned_officer": "on", "addresses": "",
-            "subject_template": "Credit alert", "body_template": "Code {{ alert.error_code }}"}
+    form = {
+        "alert_type": "ACCALERT",
+        "active": "on",
+        "notify_crs_user": "on",
+        "notify_assigned_officer": "on",
+        "addresses": "",
+        "subject_template": "Credit alert",
+        "body_template": "Code {{ alert.error_code }}",
+    }
     with django_capture_on_commit_callbacks(execute=True):
         response = manager_client.post(change, form, follow=True)
 
@@ -260,8 +289,13 @@ def test_a_notification_claimed_by_another_sender_is_left_to_it(linked_person):
     alert = Alert.objects.get()
     for recipient in ["bob@somecompany.com", "officer@lender.example"]:
         Notification.objects.create(
-            alert=alert, recipient=recipient, subject="s", body="b", status="sending",
-            claimed_at=timezone.now(), attempts=1,
+            alert=alert,
+            recipient=recipient,
+            subject="s",
+            body="b",
+            status="sending",
+            claimed_at=timezone.now(),
+            attempts=1,
         )
 
     assert services.notify([alert.pk]) == 0
@@ -277,8 +311,13 @@ def test_a_claim_left_by_a_crashed_sender_is_taken_again_after_the_timeout(setti
     alert = Alert.objects.get()
     stale = timezone.now() - services.claim_timeout() - timedelta(seconds=1)
     Notification.objects.create(
-        alert=alert, recipient="bob@somecompany.com", subject="s", body="b", status="sending",
-        claimed_at=stale, attempts=1,
+        alert=alert,
+        recipient="bob@somecompany.com",
+        subject="s",
+        body="b",
+        status="sending",
+        claimed_at=stale,
+        attempts=1,
     )
 
     assert services.notify([alert.pk]) == 2
@@ -304,13 +343,19 @@ def test_two_senders_at_the_same_time_send_each_email_once(settings, linked_pers
     RENDEZVOUS.arrived.clear()
     NotificationRule.objects.update_or_create(  # a transactional test before may have emptied them
         alert_type="ACCALERT",
-        defaults={"notify_crs_user": True, "notify_assigned_officer": True,
-                  "body_template": "{{ alert.id }}"},
+        defaults={
+            "notify_crs_user": True,
+            "notify_assigned_officer": True,
+            "body_template": "{{ alert.id }}",
+        },
     )
     delivery = AlertDelivery.objects.create(body=b"[]")
     alert_ids = [
         Alert.objects.create(
-            id=uuid.uuid4(), delivery=delivery, type="ACCALERT", user=linked_person,
+            id=uuid.uuid4(),
+            delivery=delivery,
+            type="ACCALERT",
+            user=linked_person,
             received_at=timezone.now(),
         ).pk
         for _ in range(3)

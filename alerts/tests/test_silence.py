@@ -21,7 +21,9 @@ def managers(settings, crs_credentials):
 
 def batch_received(hours_ago: float) -> None:
     delivery = services.receive_alerts(b"[]").delivery
-    AlertDelivery.objects.filter(pk=delivery.pk).update(received_at=timezone.now() - timedelta(hours=hours_ago))
+    AlertDelivery.objects.filter(pk=delivery.pk).update(
+        received_at=timezone.now() - timedelta(hours=hours_ago)
+    )
 
 
 def test_a_recent_batch_is_no_incident(client, managers):
@@ -65,7 +67,9 @@ def test_without_crs_credentials_there_is_nothing_to_watch(client, settings, man
     assert services.watch_silence() is False
 
 
-def test_without_managers_the_active_superusers_hear_of_it(settings, crs_credentials, django_user_model):
+def test_without_managers_the_active_superusers_hear_of_it(
+    settings, crs_credentials, django_user_model
+):
     settings.MANAGERS = []
     django_user_model.objects.create_superuser("boss", "boss@lender.example", "x")
     batch_received(hours_ago=30)

@@ -50,21 +50,35 @@ def basic(credential: str) -> str:
 def access_log(tmp_path):
     """Run gunicorn on a free port; `log(requests)` sends them and returns what it logged."""
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("CRS_", "CRF_", "CELERY_", "GUNICORN_"))
     }
     env |= {
-        "IGNORE_DOTENV": "true", "DEBUG": "false", "SECRET_KEY": "tests-only-not-a-secret",
-        "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false", "LOG_LEVEL": "WARNING",
+        "IGNORE_DOTENV": "true",
+        "DEBUG": "false",
+        "SECRET_KEY": "tests-only-not-a-secret",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
     }
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "leadcrm.wsgi", "--bind", f"127.0.0.1:{port}",
-               "--workers", "1"]  # everything else from gunicorn.conf.py
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "leadcrm.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+    ]  # everything else from gunicorn.conf.py
 
     def log(send) -> str:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         try:
             deadline = time.monotonic() + 60
             while not listening(port):
@@ -90,8 +104,13 @@ def test_the_access_log_leaves_out_basic_credentials_and_secret_headers(access_l
 
     assert log.count(f'"POST {CRS_URL} HTTP/1.1" 503') == 3, log
     assert f'"POST {CRF_URL} HTTP/1.1" 503' in log, log
-    for secret in ("crs-user", "pw-0123456789", "crs-token-without-colon",
-                   "raw-credential-not-base64", "crf-secret-value"):
+    for secret in (
+        "crs-user",
+        "pw-0123456789",
+        "crs-token-without-colon",
+        "raw-credential-not-base64",
+        "crf-secret-value",
+    ):
         assert secret not in log
     for credential in ("crs-user:pw-0123456789", "crs-token-without-colon"):
         assert base64.b64encode(credential.encode()).decode() not in log

@@ -24,8 +24,9 @@ def make(*args: str, cwd: Path = ROOT, path: str | None = None) -> subprocess.Co
     env = {key: value for key, value in os.environ.items() if key not in OUTER}
     if path is not None:
         env["PATH"] = path
-    return subprocess.run([MAKE, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [MAKE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_make_run_installs_only_the_python_side_and_serves_on_8000():

@@ -12,8 +12,13 @@ pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
     "crf": (CRF_URL, LeadDelivery, "HTTP_X_API_KEY", "test-crf-secret", "wrong-secret"),
-    "crs": (CRS_URL, AlertDelivery, "HTTP_AUTHORIZATION", basic_auth("crs-test", "pw-0123456789"),
-            basic_auth("crs-test", "wrong")),
+    "crs": (
+        CRS_URL,
+        AlertDelivery,
+        "HTTP_AUTHORIZATION",
+        basic_auth("crs-test", "pw-0123456789"),
+        basic_auth("crs-test", "wrong"),
+    ),
 }
 
 

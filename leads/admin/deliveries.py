@@ -16,7 +16,14 @@ from .display import as_json, lead_link, pre, problem_list
 @admin.register(LeadDelivery)
 class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
     list_display = [
-        "id", "received_at", "lead_link", "source", "status", "outcome", "attempts", "short_error",
+        "id",
+        "received_at",
+        "lead_link",
+        "source",
+        "status",
+        "outcome",
+        "attempts",
+        "short_error",
     ]
     list_filter = ["outcome", "source"]
     list_select_related = ["lead"]
@@ -28,9 +35,20 @@ class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # a count per filter value, over the whole table
     actions = ["reprocess"]
     fields = [
-        "received_at", "lead_link", "source", "queue_message_id", "status", "outcome", "attempts",
-        "processed_at", "next_attempt_at", "body_sha256", "raw_body", "headers_sent",
-        "warnings_found", "error_text",
+        "received_at",
+        "lead_link",
+        "source",
+        "queue_message_id",
+        "status",
+        "outcome",
+        "attempts",
+        "processed_at",
+        "next_attempt_at",
+        "body_sha256",
+        "raw_body",
+        "headers_sent",
+        "warnings_found",
+        "error_text",
     ]
 
     def has_view_permission(self, request, obj=None) -> bool:

@@ -45,7 +45,6 @@ def fields_as_sent(*names: str) -> list:
     return [as_sent(name) if name in _AS_SENT else name for name in names]
 
 
-
 def pre(text: str):
     return format_html("<pre>{}</pre>", text)  # escaped: CRF's bytes are untrusted
 
@@ -85,5 +84,7 @@ def clipped(value):
 def badge(text: str, colour: str, *, wrap: bool = False):
     return format_html(
         '<span style="color:#fff;background:{};padding:1px 6px;border-radius:8px{}">{}</span>',
-        colour, "" if wrap else ";white-space:nowrap", text,
+        colour,
+        "" if wrap else ";white-space:nowrap",
+        text,
     )

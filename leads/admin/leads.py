@@ -21,11 +21,25 @@ from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uui
 from leads import export, firewall, workspace
 from leads.choices import FRAUD_BANDS, STATUS_COLOURS, WITHHELD_FROM, fraud_band
 from leads.models import (
-    ANY_PROBLEMS, LEAD_SEARCH_FIELDS, ExportLog, Lead, LeadNote, LeadSearchText, StatusChange,
+    ANY_PROBLEMS,
+    LEAD_SEARCH_FIELDS,
+    ExportLog,
+    Lead,
+    LeadNote,
+    LeadSearchText,
+    StatusChange,
 )
 
 from .display import (
-    EMPTY, as_json, as_sent, badge, clipped, delivery_link, fields_as_sent, pre, problem_list,
+    EMPTY,
+    as_json,
+    as_sent,
+    badge,
+    clipped,
+    delivery_link,
+    fields_as_sent,
+    pre,
+    problem_list,
 )
 
 
@@ -65,7 +79,10 @@ class BusinessStateFilter(admin.SimpleListFilter):
         WITH RECURSIVE states(name) AS (
             SELECT MIN(address_state) FROM {Lead._meta.db_table} WHERE address_state > ''
             UNION ALL
-            SELECT (SELECT MIN(address_state) FROM {Lead._meta.db_table} WHERE address_state > states.name)
+            SELECT (
+                SELECT MIN(address_state) FROM {Lead._meta.db_table}
+                WHERE address_state > states.name
+            )
             FROM states WHERE states.name IS NOT NULL
         )
         SELECT name FROM states WHERE name IS NOT NULL
@@ -103,7 +120,9 @@ class StatusHistoryInline(ViewOnly, admin.TabularInline):
     def get_fields(self, request, obj=None):
         if request.user.has_perm("leads.view_leaddelivery"):
             return self.fields
-        return [field for field in self.fields if field != "delivery_link"]  # a link they can't open
+        return [
+            field for field in self.fields if field != "delivery_link"
+        ]  # a link they can't open
 
     @admin.display(description="Delivery")
     def delivery_link(self, change: StatusChange):
@@ -115,19 +134,39 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     # Long texts come as `_clipped` cells: leads/static/leads/lead_list.css fits the columns
     # beside both sidebars on a 1400-px screen.
     list_display = [
-        "business", "contact", "requested", "status_badge", "fraud", "product", "partner",
-        "officer", "created",
+        "business",
+        "contact",
+        "requested",
+        "status_badge",
+        "fraud",
+        "product",
+        "partner",
+        "officer",
+        "created",
     ]
     list_filter = [
-        "status", "state", FraudBandFilter, "matched_product", "product_set", "lead_source",
-        "service_partner", BusinessStateFilter, "industry", "fico_score", "use_of_proceeds",
-        "years_in_business", "cra_eligible_tract", "is_cdfi_investment_area", DataProblemsFilter,
+        "status",
+        "state",
+        FraudBandFilter,
+        "matched_product",
+        "product_set",
+        "lead_source",
+        "service_partner",
+        BusinessStateFilter,
+        "industry",
+        "fico_score",
+        "use_of_proceeds",
+        "years_in_business",
+        "cra_eligible_tract",
+        "is_cdfi_investment_area",
+        DataProblemsFilter,
         ("date_created", admin.DateFieldListFilter),
     ]
     list_select_related = ["matched_product", "service_partner", "assigned_officer"]
     search_fields = LEAD_SEARCH_FIELDS  # shows the search box; get_search_results searches them
     search_help_text = (
-        "Business, first or last name, email or phone; or an exact CRF lead, submission or duplicate id."
+        "Business, first or last name, email or phone; "
+        "or an exact CRF lead, submission or duplicate id."
     )
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -141,15 +180,25 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         """Only what the list's own filters put in the query string. Django would take a lookup
         on any field (`?ownership_demographic_types__icontains=Veteran`, `?extra__regex=…`): the
         column may be hidden, but the rows it selects are the demographic."""
-        filtered = {item[0] if isinstance(item, tuple | list) else item for item in self.list_filter}
+        filtered = {
+            item[0] if isinstance(item, tuple | list) else item for item in self.list_filter
+        }
         parameters = {item.parameter_name for item in filtered if isinstance(item, type)}
         field, _, lookup_type = lookup.partition("__")
         return lookup in parameters or (field in filtered and lookup_type in FILTER_LOOKUPS)
 
     def get_urls(self):
         own = [
-            path("export/", self.admin_site.admin_view(self.export_list_view), name="leads_lead_export"),
-            path("<uuid:lead_id>/note/", self.admin_site.admin_view(self.add_note_view), name="leads_lead_note"),
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_list_view),
+                name="leads_lead_export",
+            ),
+            path(
+                "<uuid:lead_id>/note/",
+                self.admin_site.admin_view(self.add_note_view),
+                name="leads_lead_note",
+            ),
         ]
         return own + super().get_urls()
 
@@ -173,12 +222,17 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     @admin.action(description="Assign selected leads to me", permissions=["assign"])
     def assign_to_me(self, request, queryset):
         count = workspace.assign(queryset, request.user)
-        self.message_user(request, ngettext("Assigned %d lead to you.", "Assigned %d leads to you.", count) % count)
+        self.message_user(
+            request,
+            ngettext("Assigned %d lead to you.", "Assigned %d leads to you.", count) % count,
+        )
 
     @admin.action(description="Unassign selected leads", permissions=["assign"])
     def unassign(self, request, queryset):
         count = workspace.assign(queryset, None)
-        self.message_user(request, ngettext("Unassigned %d lead.", "Unassigned %d leads.", count) % count)
+        self.message_user(
+            request, ngettext("Unassigned %d lead.", "Unassigned %d leads.", count) % count
+        )
 
     def add_note_view(self, request, lead_id):
         lead = get_object_or_404(Lead, pk=lead_id)
@@ -199,48 +253,143 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         notes = LeadNote.objects.filter(lead_id=object_id).select_related("author")
         extra = {
-            "notes": notes, "can_add_note": request.user.has_perm("leads.add_leadnote"),
-            "duplicates": _possible_duplicates(object_id), **(extra_context or {}),
+            "notes": notes,
+            "can_add_note": request.user.has_perm("leads.add_leadnote"),
+            "duplicates": _possible_duplicates(object_id),
+            **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
     fieldsets = [
-        (None, {"fields": fields_as_sent(
-            "id", "status", "state", "date_created", "lead_owner", "delivery_log",
-        )}),
-        ("Applicant", {"fields": fields_as_sent(
-            "first_name", "last_name", "email", "phone", "preferred_contact_method",
-            "preferred_contact_time", "how_did_you_hear", "ownership_demographic_types",
-        )}),
-        ("Business", {"fields": fields_as_sent(
-            "name_of_business", "business_type", "industry", "years_in_business",
-            "num_employees", "revenue_last_year", "revenue_projected", "net_profit",
-        )}),
-        ("Request", {"fields": fields_as_sent(
-            "requested_amount", "use_of_proceeds", "finance_needed_by", "has_business_plan",
-            "collateral_types", "disqualified_reason", "withdrawn_reason", "other_reason_text",
-        )}),
-        ("Credit", {"fields": fields_as_sent(
-            "fico_score", "prior_bankruptcies", "fraud_score", "ip_address",
-        )}),
-        ("Location", {"fields": fields_as_sent(
-            "address_line1", "address_line2", "address_city", "address_state", "address_zip",
-            "address_county", "census_tract", "latitude", "longitude", "cra_eligible_tract",
-            "is_cdfi_investment_area",
-        )}),
-        ("Funding", {"fields": fields_as_sent(
-            "funded_amount", "funded_interest_rate", "funded_apr", "funded_term_months",
-            "funded_amortization_months", "funded_date", "will_receive_technical_assistance",
-            "technical_assistance_options",
-        )}),
-        ("Matched product & partners", {"fields": fields_as_sent(
-            "matched_product", "product_set", "lead_source", "service_partner",
-        )}),
+        (
+            None,
+            {
+                "fields": fields_as_sent(
+                    "id",
+                    "status",
+                    "state",
+                    "date_created",
+                    "lead_owner",
+                    "delivery_log",
+                )
+            },
+        ),
+        (
+            "Applicant",
+            {
+                "fields": fields_as_sent(
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "preferred_contact_method",
+                    "preferred_contact_time",
+                    "how_did_you_hear",
+                    "ownership_demographic_types",
+                )
+            },
+        ),
+        (
+            "Business",
+            {
+                "fields": fields_as_sent(
+                    "name_of_business",
+                    "business_type",
+                    "industry",
+                    "years_in_business",
+                    "num_employees",
+                    "revenue_last_year",
+                    "revenue_projected",
+                    "net_profit",
+                )
+            },
+        ),
+        (
+            "Request",
+            {
+                "fields": fields_as_sent(
+                    "requested_amount",
+                    "use_of_proceeds",
+                    "finance_needed_by",
+                    "has_business_plan",
+                    "collateral_types",
+                    "disqualified_reason",
+                    "withdrawn_reason",
+                    "other_reason_text",
+                )
+            },
+        ),
+        (
+            "Credit",
+            {
+                "fields": fields_as_sent(
+                    "fico_score",
+                    "prior_bankruptcies",
+                    "fraud_score",
+                    "ip_address",
+                )
+            },
+        ),
+        (
+            "Location",
+            {
+                "fields": fields_as_sent(
+                    "address_line1",
+                    "address_line2",
+                    "address_city",
+                    "address_state",
+                    "address_zip",
+                    "address_county",
+                    "census_tract",
+                    "latitude",
+                    "longitude",
+                    "cra_eligible_tract",
+                    "is_cdfi_investment_area",
+                )
+            },
+        ),
+        (
+            "Funding",
+            {
+                "fields": fields_as_sent(
+                    "funded_amount",
+                    "funded_interest_rate",
+                    "funded_apr",
+                    "funded_term_months",
+                    "funded_amortization_months",
+                    "funded_date",
+                    "will_receive_technical_assistance",
+                    "technical_assistance_options",
+                )
+            },
+        ),
+        (
+            "Matched product & partners",
+            {
+                "fields": fields_as_sent(
+                    "matched_product",
+                    "product_set",
+                    "lead_source",
+                    "service_partner",
+                )
+            },
+        ),
         ("Credit alerts (CRS)", {"fields": ["credit_alerts"]}),
         ("Data problems", {"fields": ["problems", "restricted_problems"]}),
         ("Extra keys CRF sent", {"fields": ["extra_keys", "restricted_extra_keys"]}),
-        ("Record", {"classes": ["collapse"], "fields": fields_as_sent(
-            "submission_id", "duplicate_id", "first_seen_at", "updated_at", "applied_delivery_link",
-        )}),
+        (
+            "Record",
+            {
+                "classes": ["collapse"],
+                "fields": fields_as_sent(
+                    "submission_id",
+                    "duplicate_id",
+                    "first_seen_at",
+                    "updated_at",
+                    "applied_delivery_link",
+                ),
+            },
+        ),
     ]
 
     def get_search_results(self, request, queryset, search_term):
@@ -254,7 +403,9 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
             return exact, False
         # Django's own search, each word on the one search text instead of five fields.
         words = [
-            unescape_string_literal(bit) if bit.startswith(('"', "'")) and bit[0] == bit[-1] else bit
+            unescape_string_literal(bit)
+            if bit.startswith(('"', "'")) and bit[0] == bit[-1]
+            else bit
             for bit in smart_split(term)
         ]
         searched = queryset.alias(search_text=LeadSearchText())
@@ -263,7 +414,11 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         # The fair-lending firewall keeps demographics away from who decides on credit; links
         # to raw deliveries are shown only to who may open them.
-        hidden = {field for field, permission in PERMISSION_FIELDS.items() if not request.user.has_perm(permission)}
+        hidden = {
+            field
+            for field, permission in PERMISSION_FIELDS.items()
+            if not request.user.has_perm(permission)
+        }
         return [
             (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
             for name, options in self.fieldsets
@@ -302,8 +457,10 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         when = timezone.template_localtime(lead.date_created)
         # The date and the time each stay whole; the cell breaks between them when narrow.
         return format_html(
-            '<time datetime="{}"><span>{}</span> <span>{}</span></time>', when.isoformat(),
-            formats.date_format(when, "DATE_FORMAT"), formats.time_format(when, "TIME_FORMAT"),
+            '<time datetime="{}"><span>{}</span> <span>{}</span></time>',
+            when.isoformat(),
+            formats.date_format(when, "DATE_FORMAT"),
+            formats.time_format(when, "TIME_FORMAT"),
         )
 
     @admin.display(description="Requested", ordering="requested_amount")
@@ -331,10 +488,18 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     def credit_alerts(self, lead: Lead):
         # By name, not by import: the alerts app builds on leads, never the other way round.
         alert_model = apps.get_model("alerts", "Alert")
-        alerts = alert_model.objects.filter(user__lead=lead).select_related("user").order_by("-time")[:20]
+        alerts = (
+            alert_model.objects.filter(user__lead=lead)
+            .select_related("user")
+            .order_by("-time")[:20]
+        )
         rows = [
-            (f"{alert.time or alert.received_at:%Y-%m-%d %H:%M}", alert.get_type_display() or alert.type or "-",
-             f" from {alert.alert_source}" if alert.alert_source else "", alert.user)
+            (
+                f"{alert.time or alert.received_at:%Y-%m-%d %H:%M}",
+                alert.get_type_display() or alert.type or "-",
+                f" from {alert.alert_source}" if alert.alert_source else "",
+                alert.user,
+            )
             for alert in alerts
         ]
         if not rows:
@@ -364,7 +529,9 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
 
 
 def _csv_response(request, leads, source: str) -> StreamingHttpResponse:
-    lines = export.audited_lines(leads, user=request.user, source=source, filters=request.GET.dict())
+    lines = export.audited_lines(
+        leads, user=request.user, source=source, filters=request.GET.dict()
+    )
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
@@ -376,4 +543,8 @@ def _possible_duplicates(lead_id) -> list[Lead]:
     duplicate_id = Lead.objects.filter(pk=lead_id).values_list("duplicate_id", flat=True).first()
     if not duplicate_id:
         return []
-    return list(Lead.objects.filter(duplicate_id=duplicate_id).exclude(pk=lead_id).order_by("-date_created")[:20])
+    return list(
+        Lead.objects.filter(duplicate_id=duplicate_id)
+        .exclude(pk=lead_id)
+        .order_by("-date_created")[:20]
+    )

@@ -14,8 +14,16 @@ class PullRunAdmin(ViewOnly, admin.ModelAdmin):
     """The last pulls, and above them each source's state: SAS expiry, what is pending."""
 
     list_display = [
-        "started_at", "source", "target", "took", "taken", "duplicates", "rejected", "failed",
-        "pending", "short_error",
+        "started_at",
+        "source",
+        "target",
+        "took",
+        "taken",
+        "duplicates",
+        "rejected",
+        "failed",
+        "pending",
+        "short_error",
     ]
     list_filter = ["source"]
     show_full_result_count = False

@@ -169,8 +169,15 @@ LABEL_WIDTH, VALUE_WIDTH, BAR_HEIGHT, BAR_GAP, ROW_GAP, AXIS_HEIGHT = 240, 80, 1
 
 
 def horizontal_bars(
-    key: str, title: str, summary: str, rows: list[tuple[str, list[tuple[float, str, str, str]]]],
-    *, axis_label: str, tick_text, table: Table, legend: list[tuple[str, str]] | None = None,
+    key: str,
+    title: str,
+    summary: str,
+    rows: list[tuple[str, list[tuple[float, str, str, str]]]],
+    *,
+    axis_label: str,
+    tick_text,
+    table: Table,
+    legend: list[tuple[str, str]] | None = None,
 ) -> Chart:
     """rows: (label, [(value, css, tooltip, text) per series]), drawn top to bottom."""
     series = max((len(bars) for _, bars in rows), default=1)
@@ -182,15 +189,34 @@ def horizontal_bars(
     drawn = []
     for n, (label, bars) in enumerate(rows):
         y = top + n * row_height + ROW_GAP / 2
-        drawn.append(Row(short(label), label, y + (row_height - ROW_GAP) / 2, [
-            _hbar(left, y + i * (BAR_HEIGHT + BAR_GAP), value, ticks[-1], plot, css, tip, text)
-            for i, (value, css, tip, text) in enumerate(bars)
-        ]))
+        drawn.append(
+            Row(
+                short(label),
+                label,
+                y + (row_height - ROW_GAP) / 2,
+                [
+                    _hbar(
+                        left, y + i * (BAR_HEIGHT + BAR_GAP), value, ticks[-1], plot, css, tip, text
+                    )
+                    for i, (value, css, tip, text) in enumerate(bars)
+                ],
+            )
+        )
     return Chart(
-        key, title, summary, "admin/leads/charts/bars.html", bottom + AXIS_HEIGHT,
-        left, top, right, bottom,
+        key,
+        title,
+        summary,
+        "admin/leads/charts/bars.html",
+        bottom + AXIS_HEIGHT,
+        left,
+        top,
+        right,
+        bottom,
         [Tick(left + scale(t, ticks[-1], plot), tick_text(t)) for t in ticks],
-        axis_label, table, rows=drawn, legend=legend or [],
+        axis_label,
+        table,
+        rows=drawn,
+        legend=legend or [],
     )
 
 
@@ -206,8 +232,15 @@ STACK_HEIGHT, STACK_LEFT, STACK_RIGHT, STACK_TOP, STACK_BOTTOM = 300, 64, 8, 20,
 
 
 def stacked_columns(
-    key: str, title: str, summary: str, columns: list[tuple[str, list[tuple[int, str, str]]]],
-    *, axis_label: str, category_label: str, table: Table, legend: list[tuple[str, str]],
+    key: str,
+    title: str,
+    summary: str,
+    columns: list[tuple[str, list[tuple[int, str, str]]]],
+    *,
+    axis_label: str,
+    category_label: str,
+    table: Table,
+    legend: list[tuple[str, str]],
 ) -> Chart:
     """columns: (label, [(value, css, name) bottom to top]), drawn left to right."""
     left, right = STACK_LEFT, WIDTH - STACK_RIGHT
@@ -225,16 +258,35 @@ def stacked_columns(
                 # From the running sum, so that rounding leaves no gap between segments.
                 upper = bottom - scale(below + value, ticks[-1], plot)
                 lower = bottom - scale(below, ticks[-1], plot)
-                segments.append(Bar(x, upper, width, round(lower - upper, 1), css,
-                                    f"{label}: {name} {count_text(value)}"))
+                segments.append(
+                    Bar(
+                        x,
+                        upper,
+                        width,
+                        round(lower - upper, 1),
+                        css,
+                        f"{label}: {name} {count_text(value)}",
+                    )
+                )
                 below += value
         total_y = bottom - scale(total, ticks[-1], plot) - 5
         drawn.append(Column(label, round(x + width / 2, 1), segments, count_text(total), total_y))
     return Chart(
-        key, title, summary, "admin/leads/charts/stacked_bars.html", STACK_HEIGHT,
-        left, top, right, bottom,
+        key,
+        title,
+        summary,
+        "admin/leads/charts/stacked_bars.html",
+        STACK_HEIGHT,
+        left,
+        top,
+        right,
+        bottom,
         [Tick(bottom - scale(t, ticks[-1], plot), count_text(t)) for t in ticks],
-        axis_label, table, columns=drawn, category_label=category_label, legend=legend,
+        axis_label,
+        table,
+        columns=drawn,
+        category_label=category_label,
+        legend=legend,
     )
 
 
@@ -258,90 +310,154 @@ def funnel_chart(counts: list[tuple[str, int]]) -> Chart:
         (status, [(leads, status_css(status), f"{status}: {count_text(leads)}", count_text(leads))])
         for status, leads in counts
     ]
-    table = Table(["Status", "Leads", "Share"], [
-        [status, count_text(leads), _share(leads, total)] for status, leads in counts
-    ] + [["Total", count_text(total), _share(total, total)]])
+    table = Table(
+        ["Status", "Leads", "Share"],
+        [[status, count_text(leads), _share(leads, total)] for status, leads in counts]
+        + [["Total", count_text(total), _share(total, total)]],
+    )
     return horizontal_bars(
-        "funnel", "Funnel: leads by current status", _listing("Leads by current status", counts),
-        rows, axis_label="Leads", tick_text=count_text, table=table,
+        "funnel",
+        "Funnel: leads by current status",
+        _listing("Leads by current status", counts),
+        rows,
+        axis_label="Leads",
+        tick_text=count_text,
+        table=table,
     )
 
 
 def weekly_chart(data: Weekly) -> Chart:
     columns = [
-        (f"{week.start:%b} {week.start.day}",
-         [(week.by_status.get(status, 0), status_css(status), status) for status in data.statuses])
+        (
+            f"{week.start:%b} {week.start.day}",
+            [
+                (week.by_status.get(status, 0), status_css(status), status)
+                for status in data.statuses
+            ],
+        )
         for week in data.weeks
     ]
-    table = Table(["Week starting"] + data.statuses + ["Total"], [
-        [f"{week.start:%Y-%m-%d}"]
-        + [count_text(week.by_status.get(status, 0)) for status in data.statuses]
-        + [count_text(week.total)]
-        for week in data.weeks
-    ])
+    table = Table(
+        ["Week starting"] + data.statuses + ["Total"],
+        [
+            [f"{week.start:%Y-%m-%d}"]
+            + [count_text(week.by_status.get(status, 0)) for status in data.statuses]
+            + [count_text(week.total)]
+            for week in data.weeks
+        ],
+    )
     first, last = data.weeks[0].start, data.weeks[-1].start
     total = sum(week.total for week in data.weeks)
     return stacked_columns(
-        "weekly", f"Leads per week by status, {len(data.weeks)} weeks",
+        "weekly",
+        f"Leads per week by status, {len(data.weeks)} weeks",
         f"Leads created per week from the week of {first:%Y-%m-%d} to the week of "
         f"{last:%Y-%m-%d}, stacked by status: {count_text(total)} in all.",
-        columns, axis_label="Leads", category_label="Week starting (Monday)", table=table,
+        columns,
+        axis_label="Leads",
+        category_label="Week starting (Monday)",
+        table=table,
         legend=[(status_css(status), status) for status in data.statuses],
     )
 
 
 def amounts_chart(amounts: list[ProductAmounts]) -> Chart:
     rows = [
-        (row.label, [
-            (row.requested, "s-requested", f"{row.label}: requested {money_text(row.requested)}",
-             compact_money(row.requested)),
-            (row.funded, "s-funded", f"{row.label}: funded {money_text(row.funded)}",
-             compact_money(row.funded)),
-        ])
+        (
+            row.label,
+            [
+                (
+                    row.requested,
+                    "s-requested",
+                    f"{row.label}: requested {money_text(row.requested)}",
+                    compact_money(row.requested),
+                ),
+                (
+                    row.funded,
+                    "s-funded",
+                    f"{row.label}: funded {money_text(row.funded)}",
+                    compact_money(row.funded),
+                ),
+            ],
+        )
         for row in amounts
     ]
-    table = Table(["Matched product", "Leads", "Requested", "Funded"], [
-        [row.label, count_text(row.leads), money_text(row.requested), money_text(row.funded)]
-        for row in amounts
-    ])
+    table = Table(
+        ["Matched product", "Leads", "Requested", "Funded"],
+        [
+            [row.label, count_text(row.leads), money_text(row.requested), money_text(row.funded)]
+            for row in amounts
+        ],
+    )
     summary = "; ".join(
         f"{row.label}: requested {compact_money(row.requested)}, funded {compact_money(row.funded)}"
         for row in amounts
     )
     return horizontal_bars(
-        "amounts", "Requested and funded amounts by matched product",
+        "amounts",
+        "Requested and funded amounts by matched product",
         f"Requested and funded amounts by matched product. {summary or 'No leads.'}",
-        rows, axis_label="US dollars", tick_text=compact_money, table=table,
+        rows,
+        axis_label="US dollars",
+        tick_text=compact_money,
+        table=table,
         legend=[("s-requested", "Requested"), ("s-funded", "Funded")],
     )
 
 
 def fraud_chart(bands: list[tuple[str, int]]) -> Chart:
     rows = [
-        (band, [(leads, f"f-{n}" if n < len(FRAUD_COLOURS) else "s-unscored",
-                 f"{band}: {count_text(leads)}", count_text(leads))])
+        (
+            band,
+            [
+                (
+                    leads,
+                    f"f-{n}" if n < len(FRAUD_COLOURS) else "s-unscored",
+                    f"{band}: {count_text(leads)}",
+                    count_text(leads),
+                )
+            ],
+        )
         for n, (band, leads) in enumerate(bands)
     ]
     table = Table(["Fraud score", "Leads"], [[band, count_text(leads)] for band, leads in bands])
     return horizontal_bars(
-        "fraud", "Fraud-score distribution", _listing("Leads by fraud-score band", bands),
-        rows, axis_label="Leads", tick_text=count_text, table=table,
+        "fraud",
+        "Fraud-score distribution",
+        _listing("Leads by fraud-score band", bands),
+        rows,
+        axis_label="Leads",
+        tick_text=count_text,
+        table=table,
     )
 
 
 def partners_chart(groups: list[Group]) -> Chart:
     rows = [
-        (group.label, [(group.leads, "s-single", f"{group.label}: {count_text(group.leads)}",
-                        count_text(group.leads))])
+        (
+            group.label,
+            [
+                (
+                    group.leads,
+                    "s-single",
+                    f"{group.label}: {count_text(group.leads)}",
+                    count_text(group.leads),
+                )
+            ],
+        )
         for group in groups
     ]
-    table = Table(["Service partner", "Leads"], [
-        [group.label, count_text(group.leads)] for group in groups
-    ])
+    table = Table(
+        ["Service partner", "Leads"], [[group.label, count_text(group.leads)] for group in groups]
+    )
     return horizontal_bars(
-        "partners", "Leads by service partner",
+        "partners",
+        "Leads by service partner",
         _listing("Leads by service partner", [(g.label, g.leads) for g in groups]),
-        rows, axis_label="Leads", tick_text=count_text, table=table,
+        rows,
+        axis_label="Leads",
+        tick_text=count_text,
+        table=table,
     )
 
 

@@ -110,7 +110,11 @@ def amounts_by_product(
     rows = (
         leads_created(date_from, date_to, product_id)
         .values_list("matched_product_id")
-        .annotate(n=Count("*"), requested=Sum("requested_amount"), funded=Sum("funded_amount", filter=FUNDED))
+        .annotate(
+            n=Count("*"),
+            requested=Sum("requested_amount"),
+            funded=Sum("funded_amount", filter=FUNDED),
+        )
     )
     rows = sorted(rows, key=lambda row: (-(row[2] or 0), _nulls_last(row[0])))
     top, rest = rows[:TOP], rows[TOP:]
@@ -120,12 +124,14 @@ def amounts_by_product(
         for pk, leads, requested, funded in top
     ]
     if rest:
-        result.append(ProductAmounts(
-            f"Other ({len(rest)} products)",
-            sum(row[1] for row in rest),
-            sum((row[2] or 0 for row in rest), Decimal(0)),
-            sum((row[3] or 0 for row in rest), Decimal(0)),
-        ))
+        result.append(
+            ProductAmounts(
+                f"Other ({len(rest)} products)",
+                sum(row[1] for row in rest),
+                sum((row[2] or 0 for row in rest), Decimal(0)),
+                sum((row[3] or 0 for row in rest), Decimal(0)),
+            )
+        )
     return result
 
 
@@ -141,9 +147,11 @@ def fraud_bands(
 
 def service_partners(date_from: date, date_to: date, product_id: int | None = None) -> list[Group]:
     """Leads per service partner, most first: the TOP partners, then the rest as "Other"."""
-    rows = leads_created(date_from, date_to, product_id).values_list(
-        "service_partner_id"
-    ).annotate(n=Count("*"))
+    rows = (
+        leads_created(date_from, date_to, product_id)
+        .values_list("service_partner_id")
+        .annotate(n=Count("*"))
+    )
     rows = sorted(rows, key=lambda row: (-row[1], _nulls_last(row[0])))
     top, rest = rows[:TOP], rows[TOP:]
     names = _names(Partner, [pk for pk, _ in top])

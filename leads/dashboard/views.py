@@ -27,7 +27,9 @@ class DashboardFilterForm(forms.Form):
     date_from = forms.DateField(label="Created from", widget=_date_input())
     date_to = forms.DateField(label="to", widget=_date_input())
     product = forms.ModelChoiceField(
-        Product.objects.only("name", "crf_key"), required=False, empty_label="All products",
+        Product.objects.only("name", "crf_key"),
+        required=False,
+        empty_label="All products",
         label="Matched product",
     )
 
@@ -50,8 +52,11 @@ def dashboard_view(request: HttpRequest) -> TemplateResponse:
         raise PermissionDenied
     form = DashboardFilterForm(request.GET, today=timezone.localdate())
     context = {
-        **admin.site.each_context(request), "title": "Leads dashboard", "form": form,
-        "weeks": numbers.WEEKS, "palette": charts.palette(),
+        **admin.site.each_context(request),
+        "title": "Leads dashboard",
+        "form": form,
+        "weeks": numbers.WEEKS,
+        "palette": charts.palette(),
     }
     if form.is_valid():
         data = form.cleaned_data

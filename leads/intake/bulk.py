@@ -20,7 +20,10 @@ from .services import _raw
 
 
 def import_leads(
-    deliveries: Iterable[tuple[bytes, datetime]], *, source: str, headers: dict | None = None,
+    deliveries: Iterable[tuple[bytes, datetime]],
+    *,
+    source: str,
+    headers: dict | None = None,
     batch_size: int = 10_000,
 ) -> Iterator[int]:
     """Store and apply many deliveries, given in receipt order, a batch per transaction.
@@ -85,8 +88,14 @@ def _delivery(
     if parsed is None:
         return LeadDelivery(**raw, source=source, outcome=DeliveryOutcome.REJECTED, error=error)
     return LeadDelivery(
-        **raw, source=source, lead_id=parsed.id, status=parsed.status, warnings=parsed.problems,
-        outcome=DeliveryOutcome.PROCESSED, processed_at=now, attempts=1,
+        **raw,
+        source=source,
+        lead_id=parsed.id,
+        status=parsed.status,
+        warnings=parsed.problems,
+        outcome=DeliveryOutcome.PROCESSED,
+        processed_at=now,
+        attempts=1,
     )
 
 
@@ -105,8 +114,10 @@ def _write_leads(leads: list[Lead], existing: dict) -> None:
     """New leads by COPY; those that exist in one upsert of CRF's fields (staff's stay theirs)."""
     bulk.insert(Lead, [lead for lead in leads if lead.id not in existing])
     Lead.objects.bulk_create(
-        [lead for lead in leads if lead.id in existing], update_conflicts=True,
-        unique_fields=["id"], update_fields=state.WRITTEN_FIELDS,
+        [lead for lead in leads if lead.id in existing],
+        update_conflicts=True,
+        unique_fields=["id"],
+        update_fields=state.WRITTEN_FIELDS,
     )
 
 
@@ -118,7 +129,8 @@ def _status_changes(
     for delivery, parsed in applied:
         received[parsed.id].append((delivery.id, parsed.status, delivery.received_at))
     changes = [
-        change for lead_id, deliveries in received.items()
+        change
+        for lead_id, deliveries in received.items()
         for change in state.status_history(lead_id, deliveries, previous.get(lead_id, ""))
     ]
     # In receipt order, across leads: the rows are numbered as processing would number them.

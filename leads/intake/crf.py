@@ -271,16 +271,26 @@ def _plan(model, spec: tuple) -> _Plan:
         model_field = model._meta.get_field(name)
         is_list = isinstance(model_field, models.JSONField)
         empty = None if model_field.null else ([] if is_list else "")
-        steps.append(_Step(
-            path, head, child, name, model_field, _COERCERS[model_field.get_internal_type()],
-            is_list, empty, _known_values(model_field),
-        ))
+        steps.append(
+            _Step(
+                path,
+                head,
+                child,
+                name,
+                model_field,
+                _COERCERS[model_field.get_internal_type()],
+                is_list,
+                empty,
+                _known_values(model_field),
+            )
+        )
     children: dict[str, set[str]] = {}
     for step in steps:
         if step.child:
             children.setdefault(step.head, set()).add(step.child)
     return _Plan(
-        tuple(steps), frozenset(s.head for s in steps),
+        tuple(steps),
+        frozenset(s.head for s in steps),
         {head: frozenset(keys) for head, keys in children.items()},
     )
 

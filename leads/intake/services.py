@@ -19,7 +19,6 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from leadcrm.enqueue import enqueue_on_commit, publish_each
-
 from leads.choices import DeliveryOutcome, DeliverySource
 from leads.models import Lead, LeadDelivery, StatusChange
 
@@ -68,11 +67,16 @@ def receive_lead(
             # Claimed for the task queued below: the sweep leaves the delivery to it, unless the
             # broker does not take it.
             delivery = LeadDelivery.objects.create(
-                **raw, source=source, lead_id=parsed.id, status=parsed.status,
-                warnings=parsed.problems, queued_at=queued_at,
+                **raw,
+                source=source,
+                lead_id=parsed.id,
+                status=parsed.status,
+                warnings=parsed.problems,
+                queued_at=queued_at,
             )
             enqueue_on_commit(
-                PROCESS_TASK, str(parsed.id),
+                PROCESS_TASK,
+                str(parsed.id),
                 on_failure=partial(_release, [parsed.id], queued_at),
             )
     except IntegrityError:
@@ -162,8 +166,12 @@ def _apply_unprocessed(lead_id: uuid.UUID) -> int:
         if newest.id >= (lead.applied_delivery_id or 0):
             _apply(lead, crf.parse(bytes(newest.body)), newest)
         LeadDelivery.objects.filter(pk__in=[d.pk for d in batch]).update(
-            outcome=DeliveryOutcome.PROCESSED, processed_at=timezone.now(), error="",
-            next_attempt_at=None, attempts=F("attempts") + 1, queued_at=None,
+            outcome=DeliveryOutcome.PROCESSED,
+            processed_at=timezone.now(),
+            error="",
+            next_attempt_at=None,
+            attempts=F("attempts") + 1,
+            queued_at=None,
         )
         _rebuild_history(lead)
     return len(batch)
@@ -191,7 +199,8 @@ def _rebuild_history(lead: Lead) -> None:
     wanted = {change.delivery_id: change for change in history}
     have = {c.delivery_id: (c.from_status, c.to_status) for c in lead.status_changes.all()}
     stale = [
-        d for d, change in have.items()
+        d
+        for d, change in have.items()
         if d not in wanted or change != (wanted[d].from_status, wanted[d].to_status)
     ]
     StatusChange.objects.filter(delivery_id__in=stale).delete()
@@ -208,8 +217,11 @@ def _record_failure(lead_id: uuid.UUID, exc: Exception) -> None:
         retry_at = now + timedelta(minutes=2 ** (attempts - 1)) if attempts < MAX_ATTEMPTS else None
         # The claim goes too: the retry is the sweep's to queue when it is due.
         LeadDelivery.objects.filter(pk=delivery.pk).update(
-            outcome=DeliveryOutcome.FAILED, error=error, attempts=attempts,
-            next_attempt_at=retry_at, queued_at=None,
+            outcome=DeliveryOutcome.FAILED,
+            error=error,
+            attempts=attempts,
+            next_attempt_at=retry_at,
+            queued_at=None,
         )
 
 
@@ -250,7 +262,9 @@ def claim_due_leads(now: datetime, limit: int = SWEEP_LIMIT) -> list[uuid.UUID]:
     the sweep never races a fresh one's task, and takes one whose publish failed at once.
     """
     values = {
-        "now": _db_time(now), "limit": limit, "pending": DeliveryOutcome.PENDING,
+        "now": _db_time(now),
+        "limit": limit,
+        "pending": DeliveryOutcome.PENDING,
         "failed": DeliveryOutcome.FAILED,
         "stale": _db_time(now - timedelta(seconds=settings.LEAD_REQUEUE_SECONDS)),
     }
@@ -323,7 +337,10 @@ def _mark_for_reprocessing(deliveries: QuerySet) -> list[uuid.UUID]:
     deliveries = deliveries.exclude(outcome=DeliveryOutcome.REJECTED).exclude(lead_id=None)
     lead_ids = list(deliveries.order_by().values_list("lead_id", flat=True).distinct())
     deliveries.update(
-        outcome=DeliveryOutcome.PENDING, error="", next_attempt_at=None, attempts=0,
+        outcome=DeliveryOutcome.PENDING,
+        error="",
+        next_attempt_at=None,
+        attempts=0,
         queued_at=timezone.now(),
     )
     return lead_ids

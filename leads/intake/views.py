@@ -24,12 +24,20 @@ class CRFLeadWebhookView(APIView):
         if receipt.invalid:
             invalid = receipt.invalid
             return Response(
-                {"error": invalid.code, "detail": invalid.detail, "fields": invalid.fields,
-                 "delivery": delivery.pk},
+                {
+                    "error": invalid.code,
+                    "detail": invalid.detail,
+                    "fields": invalid.fields,
+                    "delivery": delivery.pk,
+                },
                 status=400,
             )
         return Response(
-            {"id": str(delivery.lead_id), "delivery": delivery.pk, "warnings": delivery.warnings,
-             "duplicate": receipt.duplicate},
+            {
+                "id": str(delivery.lead_id),
+                "delivery": delivery.pk,
+                "warnings": delivery.warnings,
+                "duplicate": receipt.duplicate,
+            },
             status=202,
         )

@@ -6,60 +6,113 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0002_lead_assigned_officer'),
+        ("leads", "0002_lead_assigned_officer"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PulledBlob',
+            name="PulledBlob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('container', models.CharField(max_length=300)),
-                ('name', models.CharField(max_length=1024)),
-                ('etag', models.CharField(max_length=64)),
-                ('leads', models.PositiveIntegerField(default=0, help_text='Deliveries stored from it.')),
-                ('taken_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('deleted_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("container", models.CharField(max_length=300)),
+                ("name", models.CharField(max_length=1024)),
+                ("etag", models.CharField(max_length=64)),
+                (
+                    "leads",
+                    models.PositiveIntegerField(default=0, help_text="Deliveries stored from it."),
+                ),
+                ("taken_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("deleted_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-taken_at'],
+                "ordering": ["-taken_at"],
             },
         ),
         migrations.CreateModel(
-            name='PullRun',
+            name="PullRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('azure-queue', 'Azure queue'), ('azure-blob', 'Azure blob')], max_length=16)),
-                ('target', models.CharField(blank=True, max_length=300)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('taken', models.PositiveIntegerField(default=0, help_text='New deliveries stored.')),
-                ('duplicates', models.PositiveIntegerField(default=0, help_text='Leads already stored: a message or blob that came back.')),
-                ('rejected', models.PositiveIntegerField(default=0, help_text='Kept as rejected deliveries: not a lead, undecodable, or poison.')),
-                ('failed', models.PositiveIntegerField(default=0, help_text='Left in Azure for a later run: storing them failed.')),
-                ('pending', models.IntegerField(blank=True, help_text='Left in the source when the run ended (approximate for a queue).', null=True)),
-                ('error', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("azure-queue", "Azure queue"), ("azure-blob", "Azure blob")],
+                        max_length=16,
+                    ),
+                ),
+                ("target", models.CharField(blank=True, max_length=300)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "taken",
+                    models.PositiveIntegerField(default=0, help_text="New deliveries stored."),
+                ),
+                (
+                    "duplicates",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Leads already stored: a message or blob that came back.",
+                    ),
+                ),
+                (
+                    "rejected",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Kept as rejected deliveries: not a lead, undecodable, or poison.",
+                    ),
+                ),
+                (
+                    "failed",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Left in Azure for a later run: storing them failed."
+                    ),
+                ),
+                (
+                    "pending",
+                    models.IntegerField(
+                        blank=True,
+                        help_text="Left in the source when the run ended (approximate for a queue).",
+                        null=True,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['-started_at'],
+                "ordering": ["-started_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='leaddelivery',
-            constraint=models.UniqueConstraint(django.db.models.fields.json.KeyTextTransform('azure-message-id', 'headers'), condition=models.Q(('source', 'azure-queue')), name='delivery_queue_message_uniq'),
+            model_name="leaddelivery",
+            constraint=models.UniqueConstraint(
+                django.db.models.fields.json.KeyTextTransform("azure-message-id", "headers"),
+                condition=models.Q(("source", "azure-queue")),
+                name="delivery_queue_message_uniq",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pulledblob',
-            constraint=models.UniqueConstraint(fields=('container', 'name', 'etag'), name='pulled_blob_uniq'),
+            model_name="pulledblob",
+            constraint=models.UniqueConstraint(
+                fields=("container", "name", "etag"), name="pulled_blob_uniq"
+            ),
         ),
         migrations.AddIndex(
-            model_name='pullrun',
-            index=models.Index(fields=['-started_at'], name='pull_run_started_idx'),
+            model_name="pullrun",
+            index=models.Index(fields=["-started_at"], name="pull_run_started_idx"),
         ),
         migrations.AddIndex(
-            model_name='pullrun',
-            index=models.Index(fields=['source', '-started_at'], name='pull_run_source_started_idx'),
+            model_name="pullrun",
+            index=models.Index(
+                fields=["source", "-started_at"], name="pull_run_source_started_idx"
+            ),
         ),
     ]

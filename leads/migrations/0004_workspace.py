@@ -6,128 +6,219 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0003_azure_pulling'),
+        ("leads", "0003_azure_pulling"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ExportLog',
+            name="ExportLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('selected', 'Admin: selected leads'), ('list', 'Admin: the filtered list'), ('command', 'export_leads command')], max_length=16)),
-                ('filters', models.JSONField(blank=True, default=dict)),
-                ('with_demographics', models.BooleanField(default=False)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('rows', models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("selected", "Admin: selected leads"),
+                            ("list", "Admin: the filtered list"),
+                            ("command", "export_leads command"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("filters", models.JSONField(blank=True, default=dict)),
+                ("with_demographics", models.BooleanField(default=False)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("rows", models.PositiveIntegerField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-started_at'],
+                "ordering": ["-started_at"],
             },
         ),
         migrations.CreateModel(
-            name='LeadNote',
+            name="LeadNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('text', models.TextField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("text", models.TextField()),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.AlterModelOptions(
-            name='lead',
-            options={'ordering': ['-date_created'], 'permissions': [('export_lead', 'Can export leads as CSV'), ('assign_lead', 'Can assign leads to loan officers'), ('view_demographics', 'Can see ownership demographics')]},
+            name="lead",
+            options={
+                "ordering": ["-date_created"],
+                "permissions": [
+                    ("export_lead", "Can export leads as CSV"),
+                    ("assign_lead", "Can assign leads to loan officers"),
+                    ("view_demographics", "Can see ownership demographics"),
+                ],
+            },
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='assigned_officer',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_leads', to=settings.AUTH_USER_MODEL),
+            model_name="lead",
+            name="assigned_officer",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="assigned_leads",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='lead_source',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sourced_leads', to='leads.partner'),
+            model_name="lead",
+            name="lead_source",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="sourced_leads",
+                to="leads.partner",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='product_set',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='leads.productset'),
+            model_name="lead",
+            name="product_set",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="leads",
+                to="leads.productset",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='service_partner',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='serviced_leads', to='leads.partner'),
+            model_name="lead",
+            name="service_partner",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="serviced_leads",
+                to="leads.partner",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['submission_id'], name='lead_submission_idx'),
+            model_name="lead",
+            index=models.Index(fields=["submission_id"], name="lead_submission_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['lead_source', '-date_created'], name='lead_source_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["lead_source", "-date_created"], name="lead_source_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['service_partner', '-date_created'], name='lead_partner_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["service_partner", "-date_created"], name="lead_partner_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['product_set', '-date_created'], name='lead_productset_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["product_set", "-date_created"], name="lead_productset_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['assigned_officer', '-date_created'], name='lead_officer_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["assigned_officer", "-date_created"], name="lead_officer_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['industry', '-date_created'], name='lead_industry_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["industry", "-date_created"], name="lead_industry_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['fico_score', '-date_created'], name='lead_fico_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["fico_score", "-date_created"], name="lead_fico_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['use_of_proceeds', '-date_created'], name='lead_proceeds_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["use_of_proceeds", "-date_created"], name="lead_proceeds_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['years_in_business', '-date_created'], name='lead_years_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["years_in_business", "-date_created"], name="lead_years_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['cra_eligible_tract', '-date_created'], name='lead_cra_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["cra_eligible_tract", "-date_created"], name="lead_cra_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['is_cdfi_investment_area', '-date_created'], name='lead_cdfi_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["is_cdfi_investment_area", "-date_created"], name="lead_cdfi_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('data_problems', []), _negated=True), fields=['-date_created'], name='lead_problems_idx'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("data_problems", []), _negated=True),
+                fields=["-date_created"],
+                name="lead_problems_idx",
+            ),
         ),
         migrations.AddField(
-            model_name='exportlog',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='lead_exports', to=settings.AUTH_USER_MODEL),
+            model_name="exportlog",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="lead_exports",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='leadnote',
-            name='author',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='lead_notes', to=settings.AUTH_USER_MODEL),
+            model_name="leadnote",
+            name="author",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="lead_notes",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='leadnote',
-            name='lead',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notes', to='leads.lead'),
+            model_name="leadnote",
+            name="lead",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="notes", to="leads.lead"
+            ),
         ),
         migrations.AddIndex(
-            model_name='leadnote',
-            index=models.Index(fields=['lead', 'created_at'], name='lead_note_lead_idx'),
+            model_name="leadnote",
+            index=models.Index(fields=["lead", "created_at"], name="lead_note_lead_idx"),
         ),
     ]

@@ -5,16 +5,30 @@ from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
 OFFICER = [
-    ("leads", "view_lead"), ("leads", "assign_lead"), ("leads", "export_lead"),
-    ("leads", "view_partner"), ("leads", "view_product"), ("leads", "view_productset"),
-    ("leads", "view_statuschange"), ("leads", "view_leadnote"), ("leads", "add_leadnote"),
-    ("alerts", "view_alert"), ("alerts", "view_crsuser"),
+    ("leads", "view_lead"),
+    ("leads", "assign_lead"),
+    ("leads", "export_lead"),
+    ("leads", "view_partner"),
+    ("leads", "view_product"),
+    ("leads", "view_productset"),
+    ("leads", "view_statuschange"),
+    ("leads", "view_leadnote"),
+    ("leads", "add_leadnote"),
+    ("alerts", "view_alert"),
+    ("alerts", "view_crsuser"),
 ]
 MANAGER = OFFICER + [
-    ("leads", "view_demographics"), ("leads", "view_leaddelivery"), ("leads", "change_leaddelivery"),
-    ("leads", "view_exportlog"), ("leads", "view_pullrun"), ("leads", "view_pulledblob"),
-    ("alerts", "view_alertdelivery"), ("alerts", "change_crsuser"), ("alerts", "view_notification"),
-    ("alerts", "view_notificationrule"), ("alerts", "add_notificationrule"),
+    ("leads", "view_demographics"),
+    ("leads", "view_leaddelivery"),
+    ("leads", "change_leaddelivery"),
+    ("leads", "view_exportlog"),
+    ("leads", "view_pullrun"),
+    ("leads", "view_pulledblob"),
+    ("alerts", "view_alertdelivery"),
+    ("alerts", "change_crsuser"),
+    ("alerts", "view_notification"),
+    ("alerts", "view_notificationrule"),
+    ("alerts", "add_notificationrule"),
     ("alerts", "change_notificationrule"),
 ]
 ROLES = {"Loan officer": OFFICER, "Lending manager": MANAGER}

@@ -17,7 +17,7 @@ def create(apps, schema_editor):
     schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for column in SEARCHED:
         schema_editor.execute(
-            f'CREATE INDEX IF NOT EXISTS lead_{column}_trgm ON leads_lead '
+            f"CREATE INDEX IF NOT EXISTS lead_{column}_trgm ON leads_lead "
             f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)'
         )
 

@@ -6,19 +6,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0006_search_trigram_indexes'),
+        ("leads", "0006_search_trigram_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(django.db.models.functions.text.Upper('email'), name='lead_email_exact_idx'),
+            model_name="lead",
+            index=models.Index(
+                django.db.models.functions.text.Upper("email"), name="lead_email_exact_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['phone'], name='lead_phone_idx'),
+            model_name="lead",
+            index=models.Index(fields=["phone"], name="lead_phone_idx"),
         ),
     ]

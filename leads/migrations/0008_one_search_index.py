@@ -31,7 +31,7 @@ def index_per_field(apps, schema_editor):
     schema_editor.execute("DROP INDEX IF EXISTS lead_search_trgm")
     for column in SEARCHED:
         schema_editor.execute(
-            f'CREATE INDEX IF NOT EXISTS lead_{column}_trgm ON leads_lead '
+            f"CREATE INDEX IF NOT EXISTS lead_{column}_trgm ON leads_lead "
             f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)'
         )
 

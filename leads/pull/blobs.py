@@ -1,4 +1,5 @@
-"""Pulling CRF leads from an Azure Storage blob container (docs/contract.md#6-pulling-leads-from-azure-storage).
+"""Pulling CRF leads from an Azure Storage blob container
+(docs/contract.md#6-pulling-leads-from-azure-storage).
 
 The listing is followed page after page; a blob holds one lead or a JSON array of leads. The
 ledger (PulledBlob) is written in the blob's own transaction, and its unique constraint decides

@@ -1,4 +1,5 @@
-"""Pulling CRF leads from an Azure Storage queue (docs/contract.md#6-pulling-leads-from-azure-storage).
+"""Pulling CRF leads from an Azure Storage queue
+(docs/contract.md#6-pulling-leads-from-azure-storage).
 
 Messages are received a page at a time and hidden from other pullers for the visibility timeout;
 each is deleted only once the delivery it became has committed. A puller that dies leaves what it

@@ -69,7 +69,6 @@ def _finish(run: PullRun, tally: Tally) -> None:
     PullRun.objects.filter(started_at__lt=run.started_at - KEEP_RUNS).delete()
 
 
-
 # --- What /healthz/ and the admin show ---------------------------------------------------------
 
 
@@ -105,7 +104,9 @@ def sources_status(now: datetime | None = None) -> list[dict]:
     counted = (
         LeadDelivery.objects.filter(source__in=list(SETTINGS))
         .filter(outcome__in=[DeliveryOutcome.PENDING, DeliveryOutcome.REJECTED])
-        .values_list("source", "outcome").annotate(n=Count("id")).order_by()
+        .values_list("source", "outcome")
+        .annotate(n=Count("id"))
+        .order_by()
     )
     counts = {(source, outcome): n for source, outcome, n in counted}
     return [_source_status(source, setting, now, counts) for source, setting in SETTINGS.items()]
@@ -113,8 +114,11 @@ def sources_status(now: datetime | None = None) -> list[dict]:
 
 def _source_status(source: str, setting: str, now: datetime, counts: dict) -> dict:
     status = {
-        "source": source, "label": DeliverySource(source).label, "setting": setting,
-        "configured": False, "last_run": last_run(source),
+        "source": source,
+        "label": DeliverySource(source).label,
+        "setting": setting,
+        "configured": False,
+        "last_run": last_run(source),
         "deliveries_pending": counts.get((source, DeliveryOutcome.PENDING), 0),
         "deliveries_rejected": counts.get((source, DeliveryOutcome.REJECTED), 0),
     }
@@ -124,7 +128,10 @@ def _source_status(source: str, setting: str, now: datetime, counts: dict) -> di
         except sas.UnsafeSasUrl as exc:
             return {**status, "configured": True, "problem": str(exc)}
         status.update(
-            configured=True, resource=target.resource, expires_at=target.expires_at,
-            permissions=target.permissions, warning=sas.expiry_warning(setting, target, now),
+            configured=True,
+            resource=target.resource,
+            expires_at=target.expires_at,
+            permissions=target.permissions,
+            warning=sas.expiry_warning(setting, target, now),
         )
     return status

@@ -12,9 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from leads.admin.leads import LeadAdmin
 from leads.choices import FRAUD_BANDS, SCORE_STEP, fraud_band
 from leads.intake import crf, services
-from leads.admin.leads import LeadAdmin
 from leads.models import Lead, LeadDelivery, LeadNote
 
 pytestmark = pytest.mark.django_db
@@ -57,8 +57,15 @@ def test_the_lead_list_shows_each_lead_with_its_product_and_partner(admin_client
     response = admin_client.get(LEADS)
 
     assert response.status_code == 200
-    for text in ["Acme Bakery", "Bob Lastnameson", "$25,000.00", "Matched", "0.9 (withheld)",
-                 "Some Product", "Some Service Partner"]:
+    for text in [
+        "Acme Bakery",
+        "Bob Lastnameson",
+        "$25,000.00",
+        "Matched",
+        "0.9 (withheld)",
+        "Some Product",
+        "Some Service Partner",
+    ]:
         assert text in response.text
 
 
@@ -108,8 +115,11 @@ BOUNDARY_SCORES = sorted(
     {Decimal(s) for s in ["0", "0.00001", "0.49999", "0.5", "0.84999", "0.85", "1"]}
     | {
         bound + step
-        for band in FRAUD_BANDS for bound in (band.lower, band.upper) if bound is not None
-        for step in (-SCORE_STEP, 0, SCORE_STEP) if 0 <= bound + step <= 1
+        for band in FRAUD_BANDS
+        for bound in (band.lower, band.upper)
+        if bound is not None
+        for step in (-SCORE_STEP, 0, SCORE_STEP)
+        if 0 <= bound + step <= 1
     }
 )
 

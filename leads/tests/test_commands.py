@@ -14,8 +14,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from alerts.models import Alert, AlertDelivery, CRSUser
-from leads.intake import services
 from leads.choices import DeliveryOutcome, DeliverySource, Status
+from leads.intake import services
 from leads.models import Lead, LeadDelivery, StatusChange
 
 CRF_PATH = "/webhooks/crf/leads/"
@@ -151,7 +151,9 @@ def test_seed_demo_writes_shards_side_by_side(monkeypatch):
 
     assert Lead.objects.count() == 100
     assert f"100 leads in {LeadDelivery.objects.count()} deliveries" in out
-    assert set(LeadDelivery.objects.values_list("outcome", flat=True)) == {DeliveryOutcome.PROCESSED}
+    assert set(LeadDelivery.objects.values_list("outcome", flat=True)) == {
+        DeliveryOutcome.PROCESSED
+    }
     assert not Lead.objects.filter(applied_delivery=None).exists()
     assert not Lead.objects.filter(status_changes=None).exists()
 
@@ -193,8 +195,9 @@ def test_send_test_webhook_sends_the_given_file(live_server, crf_secret, sample_
     lead_file = tmp_path / "lead.json"
     lead_file.write_text(json.dumps(sample_lead | {"id": str(uuid.uuid4())}))
 
-    out, _ = run("send_test_webhook", "crf", "--url", live_server.url + CRF_PATH,
-                 "--file", str(lead_file))
+    out, _ = run(
+        "send_test_webhook", "crf", "--url", live_server.url + CRF_PATH, "--file", str(lead_file)
+    )
 
     assert Lead.objects.filter(pk=printed_answer(out)["id"]).exists()
 
@@ -216,9 +219,17 @@ def test_send_test_webhook_to_an_unreachable_url_is_a_command_error(crf_secret):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_send_test_webhook_crs_posts_a_test_batch_and_prints_each_answer(live_server, crs_credentials):
-    out, _ = run("send_test_webhook", "crs", "--url", live_server.url + "/webhooks/crs/alerts/",
-                 "--count", "3")
+def test_send_test_webhook_crs_posts_a_test_batch_and_prints_each_answer(
+    live_server, crs_credentials
+):
+    out, _ = run(
+        "send_test_webhook",
+        "crs",
+        "--url",
+        live_server.url + "/webhooks/crs/alerts/",
+        "--count",
+        "3",
+    )
 
     assert out.startswith("HTTP 200")
     answers = printed_answer(out)
@@ -229,8 +240,14 @@ def test_send_test_webhook_crs_posts_a_test_batch_and_prints_each_answer(live_se
 
 @pytest.mark.django_db(transaction=True)
 def test_send_test_webhook_crs_sends_the_type_asked_for(live_server, crs_credentials):
-    run("send_test_webhook", "crs", "--url", live_server.url + "/webhooks/crs/alerts/",
-        "--type", "ACCALERT")
+    run(
+        "send_test_webhook",
+        "crs",
+        "--url",
+        live_server.url + "/webhooks/crs/alerts/",
+        "--type",
+        "ACCALERT",
+    )
 
     alert = Alert.objects.get()
     assert (alert.type, alert.alert_source) == ("ACCALERT", "Equifax")
@@ -260,7 +277,14 @@ def test_send_test_webhook_crs_given_the_servers_address_posts_to_the_alert_webh
 
 
 @pytest.mark.parametrize(
-    "url", ["127.0.0.1:8000", "localhost:8000", "ftp://127.0.0.1/", "http://[::1", "http://127.0.0.1:99999"]
+    "url",
+    [
+        "127.0.0.1:8000",
+        "localhost:8000",
+        "ftp://127.0.0.1/",
+        "http://[::1",
+        "http://127.0.0.1:99999",
+    ],
 )
 def test_send_test_webhook_to_something_that_is_not_an_http_address_is_a_command_error(
     crf_secret, url

@@ -86,14 +86,18 @@ def test_every_configured_secret_is_accepted_during_a_rotation(settings, post_le
 def test_the_header_name_is_configurable(settings, client, sample_lead, crf_secret):
     settings.CRF_WEBHOOK_HEADER = "X-Connect-Token"
     response = client.post(
-        CRF_URL, json.dumps(sample_lead), content_type="application/json",
+        CRF_URL,
+        json.dumps(sample_lead),
+        content_type="application/json",
         HTTP_X_CONNECT_TOKEN=crf_secret,
     )
     assert response.status_code == 202
     assert "X-Connect-Token" not in LeadDelivery.objects.get().headers
 
 
-def test_without_a_configured_secret_it_answers_503_and_stores_nothing(settings, post_lead, sample_lead):
+def test_without_a_configured_secret_it_answers_503_and_stores_nothing(
+    settings, post_lead, sample_lead
+):
     settings.CRF_WEBHOOK_SECRET = []
     response = post_lead(sample_lead, secret="")
 
@@ -170,8 +174,11 @@ def test_a_wrongly_typed_field_is_stored_empty_and_reported(deliver, sample_lead
     assert response.status_code == 202
     reported = {w["field"]: w["code"] for w in response.json()["warnings"]}
     assert reported == {
-        "requestedAmount": "wrong_type", "numEmployees": "wrong_type",
-        "hasBusinessPlan": "wrong_type", "dateCreated": "wrong_type", "collateralTypes": "wrong_type",
+        "requestedAmount": "wrong_type",
+        "numEmployees": "wrong_type",
+        "hasBusinessPlan": "wrong_type",
+        "dateCreated": "wrong_type",
+        "collateralTypes": "wrong_type",
     }
     lead = Lead.objects.get()
     assert (lead.requested_amount, lead.num_employees, lead.has_business_plan) == (None, None, None)
@@ -199,7 +206,11 @@ def test_values_that_do_not_fit_are_reported_not_failed(deliver, sample_lead):
     response = deliver(sample_lead)
 
     codes = {w["field"]: w["code"] for w in response.json()["warnings"]}
-    assert codes == {"requestedAmount": "out_of_range", "fraudScore": "out_of_range", "email": "too_long"}
+    assert codes == {
+        "requestedAmount": "out_of_range",
+        "fraudScore": "out_of_range",
+        "email": "too_long",
+    }
     assert Lead.objects.get().email == ""
 
 
@@ -216,10 +227,16 @@ def test_unknown_enum_values_and_extra_keys_are_kept_as_sent(deliver, sample_lea
 
     assert response.status_code == 202
     lead = Lead.objects.get()
-    assert (lead.status, lead.industry, lead.how_did_you_hear) == ("OnHold", "Space Tourism", "Podcast")
+    assert (lead.status, lead.industry, lead.how_did_you_hear) == (
+        "OnHold",
+        "Space Tourism",
+        "Podcast",
+    )
     assert lead.collateral_types == ["Inventory", "Crypto"]
     assert lead.extra == {
-        "loyaltyTier": {"level": "gold"}, "businessAddress.suite": "4B", "matchedProduct.fee": 1.5,
+        "loyaltyTier": {"level": "gold"},
+        "businessAddress.suite": "4B",
+        "matchedProduct.fee": 1.5,
     }
     unknown = [w["field"] for w in response.json()["warnings"] if w["code"] == "unknown_value"]
     assert unknown == ["status", "collateralTypes", "industry", "howDidYouHear"]
@@ -325,8 +342,11 @@ def test_lead_updates_build_the_status_history(deliver, sample_lead):
     assert lead.status == "Funded"
     history = list(lead.status_changes.values_list("from_status", "to_status"))
     assert history == [
-        ("", "Matched"), ("Matched", "Reviewed"), ("Reviewed", "Contacted"),
-        ("Contacted", "Qualified"), ("Qualified", "Funded"),
+        ("", "Matched"),
+        ("Matched", "Reviewed"),
+        ("Reviewed", "Contacted"),
+        ("Contacted", "Qualified"),
+        ("Qualified", "Funded"),
     ]
 
 
@@ -356,33 +376,56 @@ def test_a_database_that_cannot_take_the_delivery_is_503_with_retry_after(post_l
 # the delivery processed (on PostgreSQL each of these was a 500, or a 202 that failed forever).
 # Each: the member as it is written into the body, the field warned about, and the stored result.
 UNSTORABLE = {
-    "nul in the status": (b'"status": "Match\\u0000ed"', "status", lambda lead: lead.status == "Matched"),
+    "nul in the status": (
+        b'"status": "Match\\u0000ed"',
+        "status",
+        lambda lead: lead.status == "Matched",
+    ),
     "surrogate in the status": (
-        b'"status": "Matched\\ud800"', "status", lambda lead: lead.status == "Matched"
+        b'"status": "Matched\\ud800"',
+        "status",
+        lambda lead: lead.status == "Matched",
     ),
     "nul in a text field": (
-        b'"nameOfBusiness": "Ac\\u0000me"', "nameOfBusiness", lambda lead: lead.name_of_business == "Acme"
+        b'"nameOfBusiness": "Ac\\u0000me"',
+        "nameOfBusiness",
+        lambda lead: lead.name_of_business == "Acme",
     ),
     "surrogate in a list": (
-        b'"collateralTypes": ["Cash\\udc00"]', "collateralTypes[0]",
+        b'"collateralTypes": ["Cash\\udc00"]',
+        "collateralTypes[0]",
         lambda lead: lead.collateral_types == ["Cash"],
     ),
     "nul in a key": (b'"no\\u0000te": "x"', "note", lambda lead: lead.extra == {"note": "x"}),
     "surrogate in an unknown value": (
-        b'"note": {"a": "\\ud83d"}', "note.a", lambda lead: lead.extra == {"note": {"a": ""}}
+        b'"note": {"a": "\\ud83d"}',
+        "note.a",
+        lambda lead: lead.extra == {"note": {"a": ""}},
     ),
     "NaN as an amount": (
-        b'"requestedAmount": NaN', "requestedAmount", lambda lead: lead.requested_amount is None
+        b'"requestedAmount": NaN',
+        "requestedAmount",
+        lambda lead: lead.requested_amount is None,
     ),
-    "1e400 as a score": (b'"fraudScore": 1e400', "fraudScore", lambda lead: lead.fraud_score is None),
+    "1e400 as a score": (
+        b'"fraudScore": 1e400',
+        "fraudScore",
+        lambda lead: lead.fraud_score is None,
+    ),
     "-Infinity unknown": (b'"note": -Infinity', "note", lambda lead: lead.extra == {"note": None}),
-    "400 digits unknown": (b'"note": ' + b"9" * 400, "note", lambda lead: lead.extra == {"note": None}),
+    "400 digits unknown": (
+        b'"note": ' + b"9" * 400,
+        "note",
+        lambda lead: lead.extra == {"note": None},
+    ),
     "deep nesting": (
-        b'"note": ' + b'{"a": ' * 300 + b"1" + b"}" * 300, "note" + ".a" * 31,
+        b'"note": ' + b'{"a": ' * 300 + b"1" + b"}" * 300,
+        "note" + ".a" * 31,
         lambda lead: "note" in lead.extra,
     ),
     "a far-off date": (
-        b'"dateCreated": "9999-12-31T23:00:00-05:00"', "dateCreated",
+        b'"dateCreated": "9999-12-31T23:00:00-05:00"',
+        "dateCreated",
         lambda lead: lead.date_created is None,
     ),
 }

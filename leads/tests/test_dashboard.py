@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leads.dashboard import charts, numbers
-from leads.intake import services
 from leads.dashboard.numbers import Group, ProductAmounts
+from leads.intake import services
 from leads.models import Lead, Product
 
 pytestmark = pytest.mark.django_db
@@ -50,8 +50,11 @@ def product(name: str) -> dict:
 
 
 def partner(name: str) -> dict:
-    return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"partner/{name}")), "name": name,
-            "route": name.lower().replace(" ", "-")}
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"partner/{name}")),
+        "name": name,
+        "route": name.lower().replace(" ", "-"),
+    }
 
 
 def product_pk(name: str) -> int:
@@ -65,8 +68,9 @@ def table_row(*cells: str) -> str:
 
 
 def chart_html(response, key: str) -> str:
-    match = re.search(rf'<section class="module dash-chart" id="chart-{key}">.*?</section>',
-                      response.text, re.S)
+    match = re.search(
+        rf'<section class="module dash-chart" id="chart-{key}">.*?</section>', response.text, re.S
+    )
     assert match, f"no {key} chart on the page"
     return match.group(0)
 
@@ -79,14 +83,25 @@ def test_the_funnel_counts_leads_per_status_in_crf_order_then_unknown_statuses_a
         add_lead(status=status)
 
     assert numbers.funnel(*JUNE) == [
-        ("Matched", 2), ("Reviewed", 0), ("Contacted", 0), ("Qualified", 1), ("Funded", 1),
-        ("Disqualified", 0), ("Withdrawn", 1), ("OnHold", 1),
+        ("Matched", 2),
+        ("Reviewed", 0),
+        ("Contacted", 0),
+        ("Qualified", 1),
+        ("Funded", 1),
+        ("Disqualified", 0),
+        ("Withdrawn", 1),
+        ("OnHold", 1),
     ]
 
 
 def test_the_range_holds_both_of_its_days_whole_and_nothing_around_them(add_lead):
-    for created in ["2024-05-31T23:59:59+00:00", "2024-06-01T00:00:00+00:00",
-                    "2024-06-30T23:59:59+00:00", "2024-07-01T00:00:00+00:00", None]:
+    for created in [
+        "2024-05-31T23:59:59+00:00",
+        "2024-06-01T00:00:00+00:00",
+        "2024-06-30T23:59:59+00:00",
+        "2024-07-01T00:00:00+00:00",
+        None,
+    ]:
         add_lead(created=created)
 
     assert sum(leads for _, leads in numbers.funnel(*JUNE)) == 2
@@ -141,10 +156,19 @@ def test_weekly_counts_stop_at_the_range_end_within_its_week(add_lead):
 
 
 def test_amounts_sum_requested_and_funded_per_product_largest_request_first(add_lead):
-    add_lead(matchedProduct=product("Equipment Loan"), requestedAmount=50000, funded_amount=40000,
-             status="Funded")
+    add_lead(
+        matchedProduct=product("Equipment Loan"),
+        requestedAmount=50000,
+        funded_amount=40000,
+        status="Funded",
+    )
     add_lead(matchedProduct=product("Equipment Loan"), requestedAmount=20000.5, funded_amount=None)
-    add_lead(matchedProduct=product("Microloan"), requestedAmount=5000, funded_amount=5000, status="Funded")
+    add_lead(
+        matchedProduct=product("Microloan"),
+        requestedAmount=5000,
+        funded_amount=5000,
+        status="Funded",
+    )
     add_lead(matchedProduct=None, requestedAmount=80000, funded_amount=None)
     add_lead(matchedProduct=product("Microloan"), requestedAmount=None, funded_amount=None)
 
@@ -157,8 +181,12 @@ def test_amounts_sum_requested_and_funded_per_product_largest_request_first(add_
 
 def test_amounts_name_the_ten_largest_products_and_sum_the_rest_as_other(add_lead):
     for n in range(1, 13):
-        add_lead(matchedProduct=product(f"Product {n}"), requestedAmount=1000 * n, funded_amount=n,
-                 status="Funded")
+        add_lead(
+            matchedProduct=product(f"Product {n}"),
+            requestedAmount=1000 * n,
+            funded_amount=n,
+            status="Funded",
+        )
 
     amounts = numbers.amounts_by_product(*JUNE)
 
@@ -169,10 +197,19 @@ def test_amounts_name_the_ten_largest_products_and_sum_the_rest_as_other(add_lea
 
 
 def test_only_funded_leads_count_as_money_lent(add_lead):
-    add_lead(matchedProduct=product("Microloan"), requestedAmount=5000, funded_amount=5000, status="Funded")
-    add_lead(matchedProduct=product("Microloan"), requestedAmount=7000, funded_amount=7000)  # Matched
+    add_lead(
+        matchedProduct=product("Microloan"),
+        requestedAmount=5000,
+        funded_amount=5000,
+        status="Funded",
+    )
+    add_lead(
+        matchedProduct=product("Microloan"), requestedAmount=7000, funded_amount=7000
+    )  # Matched
 
-    assert numbers.amounts_by_product(*JUNE) == [ProductAmounts("Microloan", 2, Decimal("12000"), Decimal("5000"))]
+    assert numbers.amounts_by_product(*JUNE) == [
+        ProductAmounts("Microloan", 2, Decimal("12000"), Decimal("5000"))
+    ]
 
 
 # --- Fraud scores ----------------------------------------------------------------------------
@@ -195,12 +232,20 @@ def test_fraud_bands_put_each_boundary_in_the_upper_band_and_count_the_unscored(
 
 
 def test_partners_are_counted_most_leads_first_with_leads_that_have_none(add_lead):
-    for name in ["Main Street Partners", "Main Street Partners", "Bay SBDC", None, None,
-                 "Main Street Partners"]:
+    for name in [
+        "Main Street Partners",
+        "Main Street Partners",
+        "Bay SBDC",
+        None,
+        None,
+        "Main Street Partners",
+    ]:
         add_lead(servicePartner=partner(name) if name else None)
 
     assert numbers.service_partners(*JUNE) == [
-        Group("Main Street Partners", 3), Group("No service partner", 2), Group("Bay SBDC", 1),
+        Group("Main Street Partners", 3),
+        Group("No service partner", 2),
+        Group("Bay SBDC", 1),
     ]
 
 
@@ -221,8 +266,14 @@ def test_partners_name_the_ten_busiest_and_count_the_rest_as_other(add_lead):
 
 
 def test_the_product_filter_narrows_every_chart_to_that_product(add_lead):
-    add_lead(matchedProduct=product("Microloan"), status="Funded", fraudScore=0.9,
-             servicePartner=partner("Bay SBDC"), requestedAmount=5000, funded_amount=4000)
+    add_lead(
+        matchedProduct=product("Microloan"),
+        status="Funded",
+        fraudScore=0.9,
+        servicePartner=partner("Bay SBDC"),
+        requestedAmount=5000,
+        funded_amount=4000,
+    )
     add_lead(matchedProduct=product("Equipment Loan"), status="Matched", fraudScore=0.1)
     microloan = product_pk("Microloan")
 
@@ -263,16 +314,22 @@ def test_the_longest_bar_fits_the_plot_and_an_empty_one_has_no_width():
 
 def test_money_is_written_short_on_the_picture_and_to_the_cent_in_the_table():
     assert [charts.compact_money(v) for v in [950, 12_500, 999_999, 1_500_000]] == [
-        "$950", "$12.5k", "$1M", "$1.5M",
+        "$950",
+        "$12.5k",
+        "$1M",
+        "$1.5M",
     ]
     assert charts.money_text(Decimal("70000.5")) == "$70,000.50"
 
 
 def test_a_status_has_the_same_colour_in_every_chart():
     funnel = charts.funnel_chart([(s, 1) for s in KNOWN + ["OnHold"]])
-    weekly = charts.weekly_chart(numbers.Weekly(KNOWN + ["OnHold"], [
-        numbers.WeekCounts(date(2024, 6, 24), {s: 1 for s in KNOWN + ["OnHold"]})
-    ]))
+    weekly = charts.weekly_chart(
+        numbers.Weekly(
+            KNOWN + ["OnHold"],
+            [numbers.WeekCounts(date(2024, 6, 24), {s: 1 for s in KNOWN + ["OnHold"]})],
+        )
+    )
 
     funnel_colours = [row.bars[0].css for row in funnel.rows]
     assert funnel_colours == [bar.css for bar in weekly.columns[0].segments]
@@ -292,10 +349,22 @@ def test_the_page_styles_each_status_with_its_colour(admin_client):
 
 
 def test_the_page_draws_every_chart_with_its_numbers_in_a_table(admin_client, add_lead):
-    add_lead(status="Funded", matchedProduct=product("Equipment Loan"), requestedAmount=50000,
-             funded_amount=40000, fraudScore=0.5, servicePartner=partner("Bay SBDC"))
-    add_lead(status="Funded", matchedProduct=product("Equipment Loan"), requestedAmount=20000.5,
-             funded_amount=None, fraudScore=None, servicePartner=partner("Bay SBDC"))
+    add_lead(
+        status="Funded",
+        matchedProduct=product("Equipment Loan"),
+        requestedAmount=50000,
+        funded_amount=40000,
+        fraudScore=0.5,
+        servicePartner=partner("Bay SBDC"),
+    )
+    add_lead(
+        status="Funded",
+        matchedProduct=product("Equipment Loan"),
+        requestedAmount=20000.5,
+        funded_amount=None,
+        fraudScore=None,
+        servicePartner=partner("Bay SBDC"),
+    )
     add_lead(status="Matched", created="2024-06-26T10:00:00+00:00")
 
     response = admin_client.get(DASHBOARD, {"date_from": "2024-06-01", "date_to": "2024-06-30"})
@@ -335,9 +404,14 @@ def test_the_page_filters_by_product(admin_client, add_lead):
     add_lead(matchedProduct=product("Microloan"))
     add_lead(matchedProduct=product("Equipment Loan"))
 
-    response = admin_client.get(DASHBOARD, {
-        "date_from": "2024-06-01", "date_to": "2024-06-30", "product": product_pk("Microloan"),
-    })
+    response = admin_client.get(
+        DASHBOARD,
+        {
+            "date_from": "2024-06-01",
+            "date_to": "2024-06-30",
+            "product": product_pk("Microloan"),
+        },
+    )
 
     assert response.context["product"].name == "Microloan"
     assert table_row("Total", "1", "100%") in chart_html(response, "funnel")
@@ -382,8 +456,10 @@ def test_the_page_takes_the_same_few_queries_whatever_the_number_of_leads(
     statuses = KNOWN + ["OnHold"]
     for n in range(leads):
         add_lead(
-            created=f"2024-06-{n % 30 + 1:02}T12:00:00+00:00", status=statuses[n % len(statuses)],
-            matchedProduct=product(f"Product {n % 13}"), fraudScore=(n % 11) / 10,
+            created=f"2024-06-{n % 30 + 1:02}T12:00:00+00:00",
+            status=statuses[n % len(statuses)],
+            matchedProduct=product(f"Product {n % 13}"),
+            fraudScore=(n % 11) / 10,
             servicePartner=partner(f"Partner {n % 13}"),
         )
     assert Lead.objects.count() == leads

@@ -11,8 +11,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from leadcrm.csvexport import cell
-from leads.intake import bulk
 from leads.export import columns
+from leads.intake import bulk
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +28,25 @@ def test_the_header_is_the_crf_names_in_the_schemas_order(tmp_path, add_lead):
     add_lead()
     header = list(export(tmp_path)[0])  # a DictReader row keeps the header's order
 
-    assert header[:7] == ["id", "submissionId", "duplicateId", "dateCreated", "status", "state", "requestedAmount"]
-    assert header.index("businessAddress.line1") < header.index("statistics.censusTract") < header.index(
-        "funded.fundedAmount") < header.index("leadSource.name") < header.index("matchedProduct.name") < header.index(
-        "matchedProduct.termRange.min") < header.index("productSet.name") < header.index("fraudScore")
+    assert header[:7] == [
+        "id",
+        "submissionId",
+        "duplicateId",
+        "dateCreated",
+        "status",
+        "state",
+        "requestedAmount",
+    ]
+    assert (
+        header.index("businessAddress.line1")
+        < header.index("statistics.censusTract")
+        < header.index("funded.fundedAmount")
+        < header.index("leadSource.name")
+        < header.index("matchedProduct.name")
+        < header.index("matchedProduct.termRange.min")
+        < header.index("productSet.name")
+        < header.index("fraudScore")
+    )
     assert header[-2:] == ["fraudScore", "ipAddress"]
     assert "ownershipDemographicTypes" not in header
 
@@ -55,19 +70,33 @@ def test_every_value_matches_the_lead(tmp_path, add_lead, sample_lead):
 
 
 def test_formula_cells_are_escaped_and_lists_joined(tmp_path, add_lead):
-    add_lead(nameOfBusiness="=HYPERLINK(\"http://evil\")", firstName="+1", lastName="@me", phone="-555",
-             technicalAssistanceOptions=["Accounting", "TaxPlanning"])
+    add_lead(
+        nameOfBusiness='=HYPERLINK("http://evil")',
+        firstName="+1",
+        lastName="@me",
+        phone="-555",
+        technicalAssistanceOptions=["Accounting", "TaxPlanning"],
+    )
     (row,) = export(tmp_path)
 
-    assert row["nameOfBusiness"] == "'=HYPERLINK(\"http://evil\")"
+    assert row["nameOfBusiness"] == '\'=HYPERLINK("http://evil")'
     assert (row["firstName"], row["lastName"], row["phone"]) == ("'+1", "'@me", "'-555")
     assert row["technicalAssistanceOptions"] == "Accounting; TaxPlanning"
 
 
 @pytest.mark.parametrize(
     ("value", "written"),
-    [(Decimal("-93.26"), "-93.26"), (Decimal("0E-7"), "0.0000000"), ("-93.26", "'-93.26"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-     (None, ""), (True, "true"), (["a", None, "b"], "a; b"), ("plain", "plain")],
+    [
+        (Decimal("-93.26"), "-93.26"),
+        (Decimal("0E-7"), "0.0000000"),
+        ("-93.26", "'-93.26"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        (None, ""),
+        (True, "true"),
+        (["a", None, "b"], "a; b"),
+        ("plain", "plain"),
+    ],
 )
 def test_cells(value, written):
     assert cell(value) == written
@@ -82,7 +111,9 @@ def test_demographics_only_when_asked_for(tmp_path, add_lead):
 
 def test_filters_choose_the_rows(tmp_path, add_lead, sample_lead):
     funded = add_lead(status="Funded", fraudScore=0.9)
-    other_product = add_lead(matchedProduct={**sample_lead["matchedProduct"], "id": str(uuid.uuid4())}, fraudScore=0)
+    other_product = add_lead(
+        matchedProduct={**sample_lead["matchedProduct"], "id": str(uuid.uuid4())}, fraudScore=0
+    )
     plain = add_lead()
 
     assert [r["id"] for r in export(tmp_path, "--status", "Funded")] == [funded]
@@ -92,7 +123,9 @@ def test_filters_choose_the_rows(tmp_path, add_lead, sample_lead):
     assert {r["id"] for r in export(tmp_path, "--max-fraud", "0.2")} == {other_product, plain}
 
 
-@pytest.mark.parametrize(("option", "value"), [("--product", "nope"), ("--min-fraud", "high"), ("--max-fraud", "2")])
+@pytest.mark.parametrize(
+    ("option", "value"), [("--product", "nope"), ("--min-fraud", "high"), ("--max-fraud", "2")]
+)
 def test_bad_filter_values_are_clear_errors(tmp_path, option, value):
     with pytest.raises(CommandError):
         export(tmp_path, option, value)
@@ -107,15 +140,32 @@ def test_postgresql_writes_the_same_csv_as_python(sample_lead):
     from leads.models import Lead
 
     odd = {
-        **sample_lead, "id": str(uuid.uuid4()), "nameOfBusiness": '=HYPERLINK("x"), "Quoted" & Co',
-        "otherReasonText": "two\nlines, and a comma", "firstName": "Zoë 日本", "lastName": "-minus",
-        "collateralTypes": [], "ownershipDemographicTypes": ["Women", "@Veteran"],
-        "statistics": {**sample_lead["statistics"], "latitude": 0, "longitude": -93.2650001,
-                       "craEligibleTract": None},
-        "dateCreated": "2026-03-01T10:00:00Z", "hasBusinessPlan": False, "matchedProduct": None,
-        "email": "", "netProfit": -1200.5, "fundedDate": None,
+        **sample_lead,
+        "id": str(uuid.uuid4()),
+        "nameOfBusiness": '=HYPERLINK("x"), "Quoted" & Co',
+        "otherReasonText": "two\nlines, and a comma",
+        "firstName": "Zoë 日本",
+        "lastName": "-minus",
+        "collateralTypes": [],
+        "ownershipDemographicTypes": ["Women", "@Veteran"],
+        "statistics": {
+            **sample_lead["statistics"],
+            "latitude": 0,
+            "longitude": -93.2650001,
+            "craEligibleTract": None,
+        },
+        "dateCreated": "2026-03-01T10:00:00Z",
+        "hasBusinessPlan": False,
+        "matchedProduct": None,
+        "email": "",
+        "netProfit": -1200.5,
+        "fundedDate": None,
     }
-    microseconds = {**sample_lead, "id": str(uuid.uuid4()), "dateCreated": "2026-03-01T10:00:00.120034+02:00"}
+    microseconds = {
+        **sample_lead,
+        "id": str(uuid.uuid4()),
+        "dateCreated": "2026-03-01T10:00:00.120034+02:00",
+    }
     bodies = [json.dumps(lead).encode() for lead in (sample_lead, odd, microseconds)]
     list(bulk.import_leads([(body, timezone.now()) for body in bodies], source="demo"))
     leads = Lead.objects.order_by("-date_created", "id")
@@ -140,7 +190,10 @@ def test_an_export_cut_short_is_logged_as_finished_without_a_row_count(sample_le
     bodies = [json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode() for _ in range(30)]
     list(bulk.import_leads([(body, timezone.now()) for body in bodies], source="demo"))
     text = lead_export.audited_lines(
-        Lead.objects.all(), user=None, source=ExportLog.Source.COMMAND, filters={},
+        Lead.objects.all(),
+        user=None,
+        source=ExportLog.Source.COMMAND,
+        filters={},
         with_demographics=False,
     )
     next(text), next(text)  # the header and a first piece; then the reader goes away
@@ -174,14 +227,20 @@ def test_the_shells_export_takes_the_demographics_column_as_asked(add_lead):
     add_lead(ownershipDemographicTypes=["Veteran"])
 
     for asked in (False, True):
-        text = "".join(lead_export.audited_lines(
-            Lead.objects.all(), user=None, source=ExportLog.Source.COMMAND, filters={},
-            with_demographics=asked,
-        ))
+        text = "".join(
+            lead_export.audited_lines(
+                Lead.objects.all(),
+                user=None,
+                source=ExportLog.Source.COMMAND,
+                filters={},
+                with_demographics=asked,
+            )
+        )
         assert ("ownershipDemographicTypes" in text.splitlines()[0]) is asked
     logs = ExportLog.objects.order_by("started_at", "pk")
     assert list(logs.values_list("user", "with_demographics", "rows")) == [
-        (None, False, 1), (None, True, 1)
+        (None, False, 1),
+        (None, True, 1),
     ]
 
 
@@ -196,7 +255,10 @@ def test_a_persons_export_takes_no_demographics_choice_but_their_permission(
 
     with pytest.raises(ValueError, match="either a person"):
         lead_export.audited_lines(
-            Lead.objects.all(), user=officer, source=ExportLog.Source.LIST, filters={},
+            Lead.objects.all(),
+            user=officer,
+            source=ExportLog.Source.LIST,
+            filters={},
             with_demographics=asked,
         )
     assert not ExportLog.objects.exists()

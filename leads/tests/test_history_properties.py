@@ -12,8 +12,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leads.intake import services
 from leads.choices import Status
+from leads.intake import services
 from leads.models import Lead, LeadDelivery
 
 pytestmark = pytest.mark.django_db
@@ -34,20 +34,29 @@ def expected_history(received: list[str], first_id: int) -> list[tuple[str, str,
 
 def store(first_id: int, index: int, lead_id: uuid.UUID, status: str, sample: dict) -> None:
     """A delivery that became visible only now, although it was received `index`-th."""
-    body = json.dumps({**sample, "id": str(lead_id), "status": status, "otherReasonText": str(index)})
+    body = json.dumps(
+        {**sample, "id": str(lead_id), "status": status, "otherReasonText": str(index)}
+    )
     LeadDelivery.objects.create(
-        id=first_id + index, lead_id=lead_id, body=body.encode(), status=status,
+        id=first_id + index,
+        lead_id=lead_id,
+        body=body.encode(),
+        status=status,
         body_sha256=hashlib.sha256(body.encode()).hexdigest(),
         received_at=timezone.now() - timedelta(hours=1) + timedelta(seconds=index),
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(received=st.lists(statuses, min_size=1, max_size=8), data=st.data())
 def test_any_processing_order_ends_in_the_last_received_state(received, data, sample_lead):
     lead_id, first_id = uuid.uuid4(), next(_blocks)
     visible_order = data.draw(st.permutations(range(len(received))), label="visible order")
-    process_after = data.draw(st.lists(st.booleans(), min_size=len(received), max_size=len(received)))
+    process_after = data.draw(
+        st.lists(st.booleans(), min_size=len(received), max_size=len(received))
+    )
 
     for index, process_now in zip(visible_order, process_after, strict=True):
         store(first_id, index, lead_id, received[index], sample_lead)

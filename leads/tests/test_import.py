@@ -36,7 +36,15 @@ def demo_deliveries(sample_lead) -> list[tuple[bytes, object]]:
     # Batches of 23 (below): the first delivery of the odd lead in the first, its update in the
     # fifth, with the bare lead just before it.
     return [
-        *sent[:5], first, *sent[5:50], sent[10], not_a_lead, reported, *sent[50:88], bare, update,
+        *sent[:5],
+        first,
+        *sent[5:50],
+        sent[10],
+        not_a_lead,
+        reported,
+        *sent[50:88],
+        bare,
+        update,
         *sent[88:],
     ]
 
@@ -44,17 +52,29 @@ def demo_deliveries(sample_lead) -> list[tuple[bytes, object]]:
 def odd_lead(sample_lead) -> list[tuple[bytes, object]]:
     partner = sample_lead["leadSource"]
     first = {
-        **sample_lead, "id": ODD_LEAD, "requestedAmount": "lots",
-        "ownershipDemographicTypes": "Veteran", "ownerDemographicsNote": "Veteran",
-        "favouriteColour": "blue", "leadSource": {**partner, "name": "Old Partner Name"},
+        **sample_lead,
+        "id": ODD_LEAD,
+        "requestedAmount": "lots",
+        "ownershipDemographicTypes": "Veteran",
+        "ownerDemographicsNote": "Veteran",
+        "favouriteColour": "blue",
+        "leadSource": {**partner, "name": "Old Partner Name"},
     }
     bare = {
-        **sample_lead, "id": BARE_LEAD, "servicePartner": None, "matchedProduct": None,
-        "productSet": {"id": None, "name": ""}, "leadSource": {**partner, "name": "Interim Name"},
+        **sample_lead,
+        "id": BARE_LEAD,
+        "servicePartner": None,
+        "matchedProduct": None,
+        "productSet": {"id": None, "name": ""},
+        "leadSource": {**partner, "name": "Interim Name"},
     }
     update = {
-        **sample_lead, "id": ODD_LEAD, "status": "Contacted", "otherKey": 2,
-        "matchedProduct": None, "leadSource": {**partner, "name": "New Partner Name"},
+        **sample_lead,
+        "id": ODD_LEAD,
+        "status": "Contacted",
+        "otherKey": 2,
+        "matchedProduct": None,
+        "leadSource": {**partner, "name": "New Partner Name"},
     }
     return [(json.dumps(lead).encode(), NOW) for lead in (first, bare, update)]
 
@@ -62,7 +82,9 @@ def odd_lead(sample_lead) -> list[tuple[bytes, object]]:
 def one_at_a_time(deliveries, django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=True):  # each lead processed after its commit
         for body, when in deliveries:
-            services.receive_lead(body, headers={"User-Agent": "test"}, source="demo", received_at=when)
+            services.receive_lead(
+                body, headers={"User-Agent": "test"}, source="demo", received_at=when
+            )
 
 
 WRITTEN_AT = {"first_seen_at", "updated_at", "processed_at"}  # when the row was written
@@ -88,7 +110,8 @@ RELATED = (Partner, Product, ProductSet)
 
 def rows(model, delivery: dict, named: dict) -> list:
     fields = [
-        field for field in model._meta.concrete_fields
+        field
+        for field in model._meta.concrete_fields
         if field.name not in WRITTEN_AT and not isinstance(field, models.AutoField)
     ]
 
@@ -121,7 +144,9 @@ def test_bulk_import_leaves_the_rows_intake_and_processing_leave(
     forget_everything()
 
     # Small batches, so that leads and their updates land in different batches.
-    written = bulk.import_leads(deliveries, source="demo", headers={"User-Agent": "test"}, batch_size=23)
+    written = bulk.import_leads(
+        deliveries, source="demo", headers={"User-Agent": "test"}, batch_size=23
+    )
 
     assert sum(written) == len(deliveries)
     assert snapshot() == expected
@@ -139,21 +164,27 @@ def test_bulk_import_leaves_the_rows_intake_and_processing_leave(
 # worker that finds both deliveries waiting), which applies only the newest.
 PROPERTY_LEADS = [uuid.UUID(int=n) for n in (1, 2, 3)]
 sent_deliveries = st.lists(
-    st.fixed_dictionaries({
-        "lead": st.sampled_from(range(len(PROPERTY_LEADS))),
-        "status": st.sampled_from(["Matched", "Reviewed", "Contacted", "OnHold"]),
-        "partner_name": st.sampled_from(["Partner", "Partner Renamed"]),
-        "demographics": st.sampled_from([["Veteran"], "Veteran", None]),  # a string: a problem
-        "note": st.sampled_from([None, 1, "Veteran"]),  # an unknown key, sensitive by its value
-    }),
-    min_size=1, max_size=8,
+    st.fixed_dictionaries(
+        {
+            "lead": st.sampled_from(range(len(PROPERTY_LEADS))),
+            "status": st.sampled_from(["Matched", "Reviewed", "Contacted", "OnHold"]),
+            "partner_name": st.sampled_from(["Partner", "Partner Renamed"]),
+            "demographics": st.sampled_from([["Veteran"], "Veteran", None]),  # a string: a problem
+            "note": st.sampled_from([None, 1, "Veteran"]),  # an unknown key, sensitive by its value
+        }
+    ),
+    min_size=1,
+    max_size=8,
 )
 
 
 def property_delivery(sample_lead, sent: dict) -> bytes:
     lead = {
-        **sample_lead, "id": str(PROPERTY_LEADS[sent["lead"]]), "status": sent["status"],
-        "ownershipDemographicTypes": sent["demographics"], "note": sent["note"],
+        **sample_lead,
+        "id": str(PROPERTY_LEADS[sent["lead"]]),
+        "status": sent["status"],
+        "ownershipDemographicTypes": sent["demographics"],
+        "note": sent["note"],
         "leadSource": {**sample_lead["leadSource"], "name": sent["partner_name"]},
     }
     if sent["lead"] == 1:

@@ -77,7 +77,10 @@ def test_backoff_doubles_and_then_gives_up_for_a_person_to_look(sample_lead):
         with connection.execute_wrapper(fail_lead_updates):
             services.process_lead(delivery.lead_id)
         delivery.refresh_from_db()
-        waits.append(delivery.next_attempt_at and round((delivery.next_attempt_at - timezone.now()).total_seconds() / 60))
+        waits.append(
+            delivery.next_attempt_at
+            and round((delivery.next_attempt_at - timezone.now()).total_seconds() / 60)
+        )
 
     assert waits == [1, 2, 4, 8, 16, 32, 64, None]
     assert delivery.outcome == "failed"

@@ -155,7 +155,8 @@ def test_an_expiry_within_thirty_days_is_a_warning_and_a_later_one_is_not():
 def test_the_console_log_handler_and_error_reports_take_the_signature_out(settings):
     settings.CRF_AZURE_QUEUE_URL = AZURE_QUEUE
     console = [
-        handler for handler in logging.getLogger().handlers
+        handler
+        for handler in logging.getLogger().handlers
         if any(isinstance(f, logs.RedactSignatures) for f in handler.filters)
     ]
 
@@ -184,7 +185,8 @@ def test_each_lead_of_a_blob_array_keeps_its_bytes_as_they_came():
     blob = b'[ {"id": 1, "amount": 25000.10},\n{"id": "\\u00e9", "x": [1, {"y": "]"}]} ]'
 
     assert blobs.split_leads(blob) == [
-        b'{"id": 1, "amount": 25000.10}', b'{"id": "\\u00e9", "x": [1, {"y": "]"}]}'
+        b'{"id": 1, "amount": 25000.10}',
+        b'{"id": "\\u00e9", "x": [1, {"y": "]"}]}',
     ]
     assert blobs.split_leads(b'{"id": 1}') == [b'{"id": 1}']
     assert blobs.split_leads(b"[]") == []

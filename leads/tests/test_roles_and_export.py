@@ -24,7 +24,10 @@ def rows(response) -> list[dict]:
 
 def test_the_export_of_the_list_is_exactly_the_filtered_and_searched_list(client, login, add_lead):
     login("Loan officer")
-    wanted = {add_lead(status="Funded", nameOfBusiness="Acme Tools"), add_lead(status="Funded", nameOfBusiness="Acme Bakes")}
+    wanted = {
+        add_lead(status="Funded", nameOfBusiness="Acme Tools"),
+        add_lead(status="Funded", nameOfBusiness="Acme Bakes"),
+    }
     add_lead(status="Funded", nameOfBusiness="Other")
     add_lead(status="Matched", nameOfBusiness="Acme Matched")
     params = {"status__exact": "Funded", "q": "acme"}
@@ -57,7 +60,9 @@ def test_demographics_are_exported_only_for_managers(client, login, add_lead):
     client.logout()
     login("Lending manager")
     assert rows(client.get(EXPORT))[0]["ownershipDemographicTypes"] == "Veteran; Women"
-    assert list(ExportLog.objects.order_by("started_at").values_list("with_demographics", flat=True)) == [False, True]
+    assert list(
+        ExportLog.objects.order_by("started_at").values_list("with_demographics", flat=True)
+    ) == [False, True]
 
 
 def test_exporting_needs_its_own_permission(client, django_user_model, add_lead):
@@ -81,11 +86,16 @@ def test_loan_officers_cannot_delete_see_deliveries_or_the_export_log(client, lo
     assert client.get(reverse("admin:leads_lead_delete", args=[lead_id])).status_code == 403
     assert client.get(reverse("admin:leads_leaddelivery_changelist")).status_code == 403
     delivery = LeadDelivery.objects.get()
-    assert client.get(reverse("admin:leads_leaddelivery_change", args=[delivery.pk])).status_code == 403
+    assert (
+        client.get(reverse("admin:leads_leaddelivery_change", args=[delivery.pk])).status_code
+        == 403
+    )
     assert client.get(reverse("admin:leads_exportlog_changelist")).status_code == 403
     page = client.get(reverse("admin:leads_lead_change", args=[lead_id])).text
     assert "Every delivery of this lead" not in page
-    assert reverse("admin:leads_leaddelivery_change", args=[delivery.pk]) not in page  # nor in the history
+    assert (
+        reverse("admin:leads_leaddelivery_change", args=[delivery.pk]) not in page
+    )  # nor in the history
     assert client.get(reverse("admin:alerts_alert_changelist")).status_code == 200
     assert client.get(reverse("admin:alerts_alertdelivery_changelist")).status_code == 403
 
@@ -100,7 +110,9 @@ def test_lending_managers_see_deliveries_demographics_and_the_export_log(client,
     assert client.get(reverse("admin:leads_lead_delete", args=[lead_id])).status_code == 403
 
 
-def test_officers_assign_leads_and_a_lead_update_never_undoes_it(client, login, add_lead, sample_lead):
+def test_officers_assign_leads_and_a_lead_update_never_undoes_it(
+    client, login, add_lead, sample_lead
+):
     officer = login("Loan officer")
     lead_id = add_lead()
     client.post(LEADS, {"action": "assign_to_me", "_selected_action": [lead_id]})
@@ -118,13 +130,18 @@ def test_officers_write_notes_shown_with_author_and_time(client, login, add_lead
     officer = login("Loan officer")
     lead_id = add_lead()
 
-    response = client.post(reverse("admin:leads_lead_note", args=[lead_id]), {"text": "Called, <b>left</b> a message"})
+    response = client.post(
+        reverse("admin:leads_lead_note", args=[lead_id]), {"text": "Called, <b>left</b> a message"}
+    )
 
     assert response.status_code == 302
     note = LeadNote.objects.get()
     assert (note.author, note.text) == (officer, "Called, <b>left</b> a message")
     page = client.get(reverse("admin:leads_lead_change", args=[lead_id])).text
-    assert "Called, &lt;b&gt;left&lt;/b&gt; a message" in page and f"{note.created_at:%Y-%m-%d}" in page
+    assert (
+        "Called, &lt;b&gt;left&lt;/b&gt; a message" in page
+        and f"{note.created_at:%Y-%m-%d}" in page
+    )
 
 
 def test_an_empty_note_is_refused(client, login, add_lead):

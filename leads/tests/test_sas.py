@@ -18,9 +18,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from urllib3.util import parse_url
 
+from leads.choices import DeliverySource
 from leads.pull import runs as pull
 from leads.pull import sas
-from leads.choices import DeliverySource
 
 QUEUE = DeliverySource.AZURE_QUEUE
 SECRET = "s3cr3t"

@@ -1,4 +1,4 @@
-"""The loan officers' lead list: every filter, id searches, colours, and the demographics firewall."""
+"""The loan officers' lead list: every filter, id searches, colours, the demographics firewall."""
 
 import uuid
 from datetime import timedelta
@@ -48,7 +48,11 @@ def test_partner_and_product_set_filters(admin_client, add_lead, sample_lead, re
     other = {**sample_lead[relation], "id": str(uuid.uuid4()), "name": "Another"}
     wanted = add_lead(**{relation: other})
     add_lead()
-    field = {"leadSource": "lead_source", "servicePartner": "service_partner", "productSet": "product_set"}[relation]
+    field = {
+        "leadSource": "lead_source",
+        "servicePartner": "service_partner",
+        "productSet": "product_set",
+    }[relation]
     pk = getattr(Lead.objects.get(pk=wanted), f"{field}_id")
     assert listed(admin_client, **{f"{field}__id__exact": pk}) == {wanted}
 
@@ -64,8 +68,11 @@ def test_the_date_created_filter_takes_ranges(admin_client, add_lead):
 def test_search_by_an_exact_crf_id(admin_client, add_lead, field):
     wanted = add_lead(submissionId=str(uuid.uuid4()), duplicateId="Zm9vYmFy/dup=")
     add_lead(duplicateId="other")
-    term = {"id": wanted, "submissionId": Lead.objects.get(pk=wanted).submission_id,
-            "duplicateId": "Zm9vYmFy/dup="}[field]
+    term = {
+        "id": wanted,
+        "submissionId": Lead.objects.get(pk=wanted).submission_id,
+        "duplicateId": "Zm9vYmFy/dup=",
+    }[field]
     assert listed(admin_client, q=str(term)) == {wanted}
 
 
@@ -94,7 +101,9 @@ def test_search_by_phone_and_person(admin_client, add_lead):
 def test_status_and_fraud_are_coloured(admin_client, add_lead):
     add_lead(status="Funded", fraudScore=0.9)
     page = admin_client.get(LEADS).text
-    assert 'background:#16a34a;padding:1px 6px;border-radius:8px;white-space:nowrap">Funded<' in page
+    assert (
+        'background:#16a34a;padding:1px 6px;border-radius:8px;white-space:nowrap">Funded<' in page
+    )
     assert "background:#dc2626" in page and "0.9 (withheld)" in page
 
 
@@ -125,5 +134,7 @@ def test_the_business_state_filter_offers_the_states_there_are_leads_in(admin_cl
     add_lead(businessAddress={"state": "Alaska"})
     add_lead(businessAddress={"state": ""})
 
-    spec = next(f for f in admin_client.get(LEADS).context["cl"].filter_specs if f.title == "business state")
+    spec = next(
+        f for f in admin_client.get(LEADS).context["cl"].filter_specs if f.title == "business state"
+    )
     assert [value for value, _ in spec.lookup_choices] == ["Alaska", "Iowa"]

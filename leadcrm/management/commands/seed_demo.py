@@ -18,7 +18,7 @@ DEMO_LOGINS = [("officer", LOAN_OFFICER), ("manager", LENDING_MANAGER), ("admin"
 
 class Command(BaseCommand):
     help = (
-        "Generate realistic CRF Connect leads (some with later lead updates) and CRS credit alerts, "
+        "Generate realistic CRF Connect leads (some with later lead updates) and CRS alerts, "
         "and store them as the intake would. With DEBUG on, also (re)creates the demo logins."
     )
 
@@ -44,7 +44,9 @@ class Command(BaseCommand):
         ones are right."""
         users = get_user_model().objects
         for username, group in DEMO_LOGINS:
-            user, _ = users.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
+            user, _ = users.get_or_create(
+                username=username, defaults={"email": f"{username}@example.com"}
+            )
             user.is_active = user.is_staff = True
             user.is_superuser = group is None
             user.set_password(DEMO_PASSWORD)
@@ -52,7 +54,8 @@ class Command(BaseCommand):
             if group:
                 user.groups.set([Group.objects.get(name=group)])
         names = ", ".join(f"{u} ({g or 'superuser'})" for u, g in DEMO_LOGINS)
-        self.stdout.write(self.style.WARNING(
-            f"Demo logins (DEBUG only) at /admin/: {names}; password {DEMO_PASSWORD}"
-        ))
-
+        self.stdout.write(
+            self.style.WARNING(
+                f"Demo logins (DEBUG only) at /admin/: {names}; password {DEMO_PASSWORD}"
+            )
+        )

@@ -32,7 +32,9 @@ class Command(BaseCommand):
         self.stdout.write(f"HTTP {status} from {post.url}")
         self.stdout.write(_pretty(answer))
         if status == 401:
-            raise CommandError("Refused (HTTP 401): does the server use the same credentials (.env)?")
+            raise CommandError(
+                "Refused (HTTP 401): does the server use the same credentials (.env)?"
+            )
         if status >= 400:
             raise CommandError(f"The server refused the delivery (HTTP {status}).")
 

@@ -21,23 +21,31 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("-o", "--output", required=True, help="file to write, or - for stdout")
         parser.add_argument("--status", help="only leads with this status")
-        parser.add_argument("--product", type=_uuid, help="only leads matched to this CRF product id")
+        parser.add_argument(
+            "--product", type=_uuid, help="only leads matched to this CRF product id"
+        )
         parser.add_argument("--min-fraud", type=_score, help="fraud score at least this")
         parser.add_argument("--max-fraud", type=_score, help="fraud score at most this")
         parser.add_argument(
-            "--with-demographics", action="store_true",
-            help="include ownershipDemographicTypes (fair-lending data: keep it away from credit decisions)",
+            "--with-demographics",
+            action="store_true",
+            help="include ownershipDemographicTypes (fair-lending data)",
         )
 
     def handle(self, *args, output, with_demographics, **filters):
         leads = _filtered(Lead.objects.order_by("-date_created", "id"), **filters)
         total = leads.count()
-        bar = tqdm(total=total, unit="lead", desc="Exporting", file=self.stderr._out, disable=output == "-")
+        bar = tqdm(
+            total=total, unit="lead", desc="Exporting", file=self.stderr._out, disable=output == "-"
+        )
         target = sys.stdout if output == "-" else _open(output)
         try:
             with bar:
                 csv_text = export.audited_lines(
-                    leads, user=None, source=ExportLog.Source.COMMAND, filters=_printable(filters),
+                    leads,
+                    user=None,
+                    source=ExportLog.Source.COMMAND,
+                    filters=_printable(filters),
                     with_demographics=with_demographics,
                 )
                 for number, piece in enumerate(csv_text):
@@ -52,7 +60,9 @@ class Command(BaseCommand):
 
 
 def _printable(filters: dict) -> dict:
-    return {name: str(value) for name, value in filters.items() if name in FILTERS and value is not None}
+    return {
+        name: str(value) for name, value in filters.items() if name in FILTERS and value is not None
+    }
 
 
 FILTERS = ("status", "product", "min_fraud", "max_fraud")

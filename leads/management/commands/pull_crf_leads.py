@@ -1,16 +1,16 @@
 """`pull_crf_leads [--queue] [--blob]`: one pull from the configured Azure Storage sources
-(docs/contract.md#10-management-commands). Celery beat runs the same pull every CRF_AZURE_POLL_SECONDS; `--loop` does it
-in this process, for `make run`, where there is no beat."""
+(docs/contract.md#10-management-commands). Celery beat runs the same pull every
+CRF_AZURE_POLL_SECONDS; `--loop` does it in this process, for `make run`, where there is no beat."""
 
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from leads.pull import runs as pull
-from leads.pull.base import describe
 from leads.choices import DeliverySource
 from leads.models import PullRun
+from leads.pull import runs as pull
+from leads.pull.base import describe
 
 
 class Command(BaseCommand):
@@ -23,7 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--queue", action="store_true", help="pull from the queue")
         parser.add_argument("--blob", action="store_true", help="pull from the blob container")
         parser.add_argument(
-            "--loop", action="store_true",
+            "--loop",
+            action="store_true",
             help="keep pulling every CRF_AZURE_POLL_SECONDS until interrupted",
         )
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
-from leads.intake import services
 from leads.choices import DeliveryOutcome
+from leads.intake import services
 from leads.models import LeadDelivery
 
 
@@ -35,10 +35,12 @@ class Command(BaseCommand):
         bar = partial(tqdm, unit="lead", desc="Reprocessing", file=self.stderr._out)
         done = services.reprocess(chosen, now=True, progress=bar)
         style = self.style.ERROR if done.still_failed else self.style.SUCCESS
-        self.stdout.write(style(
-            f"Leads processed: {done.leads} ({done.deliveries} deliveries); "
-            f"deliveries still failed: {done.still_failed}."
-        ))
+        self.stdout.write(
+            style(
+                f"Leads processed: {done.leads} ({done.deliveries} deliveries); "
+                f"deliveries still failed: {done.still_failed}."
+            )
+        )
 
 
 def _scope(lead: uuid.UUID | None, since: datetime | None) -> QuerySet:
