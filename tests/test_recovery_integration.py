@@ -21,8 +21,8 @@ from django.utils import timezone
 from conftest import CRF_URL
 from leads.models import LeadDelivery
 
-from .conftest import running, wait_until
-from .test_crf_intake_integration import free_port, post
+from .conftest import free_port, gunicorn, running, wait_until
+from .test_crf_intake_integration import post
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -96,30 +96,10 @@ def stack_on(redis: "RedisServer", env: dict[str, str], directory: Path):
         "LEAD_SWEEP_SECONDS": str(SWEEP_SECONDS),
         "CRF_WEBHOOK_SECRET": SECRET,
     }
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     schedule = directory / "beat-schedule"
     celery = [sys.executable, "-m", "celery", "-A", "leadcrm"]
     with ExitStack() as stack:
-        stack.enter_context(
-            running(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "leadcrm.wsgi",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    "2",
-                    "--log-level",
-                    "warning",
-                ],
-                env,
-                lambda: answers(url),
-                "gunicorn",
-            )
-        )
+        url = stack.enter_context(gunicorn(env, "--access-logfile", "/dev/null"))
         stack.enter_context(
             running(
                 [
@@ -148,19 +128,6 @@ def stack_on(redis: "RedisServer", env: dict[str, str], directory: Path):
             )
         )
         yield url
-
-
-def answers(url: str) -> bool:
-    import urllib.error
-    import urllib.request
-
-    try:
-        urllib.request.urlopen(url + "/healthz/", timeout=5)
-    except urllib.error.HTTPError:
-        return True  # 503 is an answer too
-    except OSError:
-        return False
-    return True
 
 
 def processed() -> int:
