@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -237,6 +238,24 @@ CELERY_BEAT_SCHEDULE["pull-crf-leads"] = {
     "task": "leads.tasks.pull_crf_leads",  # returns at once when no URL is configured
     "schedule": CRF_AZURE_POLL_SECONDS,
     "options": {"expires": CRF_AZURE_POLL_SECONDS},  # a backlog of missed pulls is one pull
+}
+
+# --- Dispositions written back to CRF (docs/contract.md#16-dispositions) -----------------------
+# CRF's Lead Management API: the QA host by default; production is https://connect.crfusa.com.
+CRF_API_URL = env.str("CRF_API_URL", default="https://qa.connect.crfusa.com").rstrip("/")
+# Unset: dispositions are recorded here only, and the lead page says they are not sent.
+CRF_API_KEY = env.str("CRF_API_KEY", default="")
+CRF_PARTNER_ROUTE = env.str("CRF_PARTNER_ROUTE", default="")
+CRF_API_TIMEOUT = env.int("CRF_API_TIMEOUT", default=10)  # seconds, connect and read each
+if CRF_API_KEY and not CRF_PARTNER_ROUTE:
+    raise ImproperlyConfigured("CRF_API_KEY is set: set CRF_PARTNER_ROUTE (CRF's route for you).")
+CELERY_BEAT_SCHEDULE["sweep-dispositions"] = {
+    "task": "leads.dispositions.sweep",
+    "schedule": LEAD_SWEEP_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["reconcile-dispositions"] = {
+    "task": "leads.dispositions.reconcile",
+    "schedule": crontab(hour=6, minute=0),  # daily, in TIME_ZONE
 }
 
 # --- CRS credit alerts (docs/contract.md#3-configuration) --------------------------------------

@@ -165,6 +165,7 @@ class WithdrawnReason(models.TextChoices):
     DUPLICATE = "Duplicate"
     LOST_BID = "LostBidToCompetitor", "Lost bid to competitor"
     FRAUD = "FraudOrSpam", "Fraud or spam"
+    REASSIGNMENT = "Reassignment"
     OTHER = "Other"
 
 
@@ -196,6 +197,38 @@ class TechnicalAssistance(models.TextChoices):
     PROCUREMENT = "PrivateSectorProcurement", "Private-sector procurement"
     TAX = "TaxPlanning", "Tax planning"
     TECHNOLOGY = "TechnologyAndECommerce", "Technology and e-commerce"
+
+
+# What a lender may set through CRF's Lead Management API (docs/contract.md#16-dispositions):
+# every status but Matched, which only CRF sets.
+class LenderStatus(models.TextChoices):
+    REVIEWED = "Reviewed"
+    CONTACTED = "Contacted"
+    QUALIFIED = "Qualified"
+    FUNDED = "Funded"
+    DISQUALIFIED = "Disqualified"
+    WITHDRAWN = "Withdrawn"
+
+
+class WriteBack(models.TextChoices):
+    """Where a disposition is on its way to CRF."""
+
+    LOCAL = "local", "Recorded here only (no CRF key)"
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent to CRF"
+    FAILED = "failed", "Failed"
+    SUPERSEDED = "superseded", "Superseded by a newer one"
+
+
+class Confirmation(models.TextChoices):
+    WEBHOOK = "webhook", "CRF's lead update"
+    READ_BACK = "read-back", "Read back from CRF"
+
+
+class DispositionSource(models.TextChoices):
+    PAGE = "page", "Lead page"
+    IMPORT = "import", "CSV import"
 
 
 class DeliverySource(models.TextChoices):

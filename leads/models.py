@@ -199,6 +199,16 @@ class Lead(models.Model):
         related_name="assigned_leads",
         db_index=False,  # covered by lead_officer_created_idx
     )
+    # The newest disposition staff recorded (leads.dispositions): the lender's truth beside CRF's
+    # `status`, neither overwriting the other.
+    disposition = models.ForeignKey(
+        "Disposition",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     # Keys CRF sent that the schema does not name, kept as they came.
     extra = models.JSONField(default=dict, blank=True)
@@ -488,3 +498,74 @@ class ExportLog(models.Model):
 
     def __str__(self) -> str:
         return f"Export by {self.user or 'the shell'} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class Disposition(models.Model):
+    """A status staff set on a lead, and the write-back that takes it to CRF: the history entry and
+    the outbox row in one, committed in the same transaction (docs/contract.md#16-dispositions)."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="dispositions")
+    status = models.CharField(max_length=16, choices=choices.LenderStatus.choices)
+    # Exactly what is POSTed to CRF's Lead Management API (its LeadUpdateModel).
+    body = models.JSONField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="dispositions",
+    )
+    source = models.CharField(
+        max_length=16,
+        choices=choices.DispositionSource.choices,
+        default=choices.DispositionSource.PAGE,
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=16, choices=choices.WriteBack.choices)
+    attempts = models.PositiveIntegerField(default=0)
+    # Pending: when the next attempt is due. Sending: when the sender claimed it.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The last attempt's outcome in words, and CRF's ProblemDetails when it answered with one.
+    error = models.TextField(blank=True)
+    problem = models.JSONField(default=dict, blank=True)
+    # An attempt may have reached CRF without an answer (a timeout, a sender that died): the next
+    # one reads the lead back before posting again, so that CRF never gets it twice.
+    uncertain = models.BooleanField(default=False)
+    # CRF shows this status: seen in its lead update, or read back with GET ?leadId=.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.CharField(max_length=16, blank=True, choices=choices.Confirmation.choices)
+    # The last read-back: the status CRF answered and when.
+    crf_status = models.CharField(max_length=64, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("resend_disposition", "Can resend write-backs to CRF")]
+        indexes = [
+            # A lead's dispositions in order: its timeline, and the head of its outbox.
+            models.Index(fields=["lead", "id"], name="disposition_lead_idx"),
+            # The sweep: write-backs waiting or in flight (few, however long the history).
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state__in=["pending", "sending"]),
+                name="disposition_outbox_idx",
+            ),
+            # The managers' "needs attention" list and the reconcile command.
+            models.Index(
+                fields=["-id"],
+                condition=Q(state="failed") | Q(state="sent", confirmed_at=None),
+                name="disposition_attention_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} ({self.get_state_display().lower()})"
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        return self.confirmed_at is None and self.state in (
+            choices.WriteBack.PENDING,
+            choices.WriteBack.SENDING,
+            choices.WriteBack.SENT,
+        )

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from leadcrm.enqueue import enqueue_on_commit, publish_each
 from leads.choices import DeliveryOutcome, DeliverySource
+from leads.dispositions import services as dispositions
 from leads.models import Lead, LeadDelivery, StatusChange
 
 from . import crf, state
@@ -174,6 +175,9 @@ def _apply_unprocessed(lead_id: uuid.UUID) -> int:
             queued_at=None,
         )
         _rebuild_history(lead)
+        # CRF shows what we wrote back: those write-backs are confirmed (never the other way
+        # round: CRF's status stays what CRF said, the lender's disposition what staff set).
+        dispositions.confirm(lead_id, {delivery.status for delivery in batch})
     return len(batch)
 
 
