@@ -32,7 +32,12 @@ class Answer:
     headers: dict = field(default_factory=dict)
     delay: float = 0  # seconds before answering (past the client's timeout: a timeout)
     drop: bool = False  # close the connection without an answer
-    apply: bool = False  # take the update anyway (a timeout or a drop after CRF acted)
+    # With a delay or a drop: whether CRF took the update anyway (it acted, the answer was lost).
+    apply: bool = False
+
+    @property
+    def applies(self) -> bool:
+        return self.apply if (self.delay or self.drop) else self.status == 200
 
 
 def problem(status: int, title: str, detail: str) -> Answer:
@@ -142,7 +147,7 @@ def _handler(crf: CRF):
                 return self._send(problem(404, "Not Found", "Lead not found."))
             if body["status"] == "Funded" and "fundedAmount" not in body:
                 return self._send(problem(400, "Bad Request", "Funding terms are required."))
-            if answer.status == 200 or answer.apply:
+            if answer.applies:
                 crf.statuses[body["id"]] = body["status"]
                 crf._applied.append((body["id"], body["status"]))
             self._send(answer)
