@@ -273,3 +273,15 @@ def reconcile(limit: int | None = None) -> int:
         reconcile_one(disposition)
         count += 1
     return count
+
+
+def backlog() -> dict:
+    """Counts for /healthz/, each served by a partial index however long the history."""
+    waiting = Disposition.objects.filter(state__in=IN_OUTBOX)
+    oldest = waiting.order_by("created_at").values_list("created_at", flat=True).first()
+    failed = Disposition.objects.filter(state=WriteBack.FAILED, lead__disposition=F("pk"))
+    return {
+        "waiting": waiting.count(),
+        "oldest_waiting_seconds": int((timezone.now() - oldest).total_seconds()) if oldest else 0,
+        "failed": failed.count(),
+    }

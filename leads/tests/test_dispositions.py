@@ -399,3 +399,14 @@ def test_an_amount_survives_as_the_number_typed():
     body = body_of(uuid.uuid4(), {**FUNDED, "fundedAmount": "1234567.89"})
     assert Decimal(str(body["fundedAmount"])) == Decimal("1234567.89")
     assert date.fromisoformat(body["fundedDate"]) == date(2026, 11, 30)
+
+
+def test_healthz_counts_write_backs_and_warns_of_failed_ones(add_lead, crf_api, client):
+    crf_api.script(problem(409, "Conflict", "Closed"), Answer(503))
+    record(add_lead(), status="Reviewed")
+    record(add_lead(), status="Reviewed")
+    body = client.get("/healthz/").json()
+    assert body["crf_write_backs"]["waiting"] == 1
+    assert body["crf_write_backs"]["failed"] == 1
+    assert body["status"] == "warning"
+    assert any("write-back(s) to CRF failed" in warning for warning in body["warnings"])
