@@ -82,8 +82,8 @@ def read_lead(lead_id) -> ReadBack | Retry | Refused:
 
 
 def _session() -> requests.Session:
+    # HTTPS_PROXY and the like are honoured: a lender's network may send everything through one.
     session = requests.Session()
-    session.trust_env = False  # no proxy or .netrc from the environment decides where a key goes
     session.headers.update({"x-api-key": settings.CRF_API_KEY, "Accept": "application/json"})
     return session
 
