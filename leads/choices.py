@@ -231,6 +231,28 @@ class DispositionSource(models.TextChoices):
     IMPORT = "import", "CSV import"
 
 
+# Statuses a lead is still worked in: the lender has not funded or closed it.
+OPEN_STATUSES = ["Matched", "Reviewed", "Contacted", "Qualified"]
+# A disposition at or past Contacted is a first contact (speed to lead).
+CONTACTED_OR_BEYOND = {"Contacted", "Qualified", "Funded", "Disqualified", "Withdrawn"}
+
+
+class ActivityKind(models.TextChoices):
+    CALL = "call", "Call"
+    EMAIL = "email", "Email"
+    MEETING = "meeting", "Meeting"
+
+
+class ActivityOutcome(models.TextChoices):
+    REACHED = "reached", "Reached the applicant"
+    VOICEMAIL = "voicemail", "Left a voicemail"
+    NO_ANSWER = "no-answer", "No answer"
+    SENT = "sent", "Sent (email)"
+    REPLIED = "replied", "Applicant replied"
+    MET = "met", "Met"
+    NO_SHOW = "no-show", "Applicant did not come"
+
+
 class DeliverySource(models.TextChoices):
     WEBHOOK = "webhook"
     AZURE_QUEUE = "azure-queue", "Azure queue"

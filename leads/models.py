@@ -86,6 +86,9 @@ class ProductSet(CRFKeyed):
 # data problems" filter for who may see them, served by lead_any_problems_idx.
 ANY_PROBLEMS = ~Q(data_problems=[]) | Q(restricted__has_key=firewall.RESTRICTED_PROBLEMS)
 
+# A lead still in play: the lender has not closed it, and CRF has not removed it.
+OPEN = Q(status__in=choices.OPEN_STATUSES) & ~Q(state=choices.State.REMOVED)
+
 # What the lead list's search reads, as one text: one trigram index (migration 0008) serves
 # every word of a search, where an index per field took five scans a word.
 LEAD_SEARCH_FIELDS = ["name_of_business", "first_name", "last_name", "email", "phone"]
@@ -199,6 +202,10 @@ class Lead(models.Model):
         related_name="assigned_leads",
         db_index=False,  # covered by lead_officer_created_idx
     )
+    # Speed to lead (leads.ownership): when an officer first logged a contact or set Contacted or
+    # beyond, and the next action an officer planned (the soonest open follow-up).
+    first_contact_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_action_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The newest disposition staff recorded (leads.dispositions): the lender's truth beside CRF's
     # `status`, neither overwriting the other.
     disposition = models.ForeignKey(
@@ -235,6 +242,7 @@ class Lead(models.Model):
             ("assign_lead", "Can assign leads to loan officers"),
             # The fair-lending firewall: ownership demographics stay away from credit decisions.
             ("view_demographics", "Can see ownership demographics"),
+            ("reassign_lead", "Can assign leads to any officer and take a colleague's"),
         ]
         indexes = [
             # The admin list: newest first, alone or within one filter value.
@@ -272,6 +280,28 @@ class Lead(models.Model):
                     ("is_cdfi_investment_area", "cdfi"),
                 ]
             ],
+            # Speed to lead: open leads nobody has contacted yet, oldest first ("Untouched",
+            # "Overdue first contact", the worklist), and follow-ups by date.
+            models.Index(
+                fields=["date_created"],
+                condition=Q(first_contact_at=None) & OPEN,
+                name="lead_untouched_idx",
+            ),
+            models.Index(
+                fields=["assigned_officer", "date_created"],
+                condition=Q(first_contact_at=None) & OPEN,
+                name="lead_officer_untouched_idx",
+            ),
+            models.Index(
+                fields=["next_action_at"],
+                condition=Q(next_action_at__isnull=False),
+                name="lead_next_action_idx",
+            ),
+            models.Index(
+                fields=["assigned_officer", "next_action_at"],
+                condition=Q(next_action_at__isnull=False),
+                name="lead_officer_next_action_idx",
+            ),
             # "Has data problems": the few leads CRF sent something odd for.
             models.Index(
                 fields=["-date_created"], condition=~Q(data_problems=[]), name="lead_problems_idx"
@@ -569,3 +599,106 @@ class Disposition(models.Model):
             choices.WriteBack.SENDING,
             choices.WriteBack.SENT,
         )
+
+
+class LeadAssignment(models.Model):
+    """Who a lead was given to, from whom, when, and by whom (a person) or by which routing rule."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="assignments")
+    from_officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rule = models.ForeignKey(
+        "RoutingRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["lead", "id"], name="assignment_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.from_officer or 'nobody'} → {self.to_officer or 'nobody'}"
+
+
+class RoutingRule(models.Model):
+    """Managers' rules: a new lead goes to the first active rule it matches, in `position` order,
+    round-robin among the rule's active officers. Empty conditions match anything."""
+
+    name = models.CharField(max_length=120)
+    position = models.PositiveIntegerField(default=0, help_text="Lower comes first.")
+    active = models.BooleanField(default=True)
+    matched_product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    product_set = models.ForeignKey(
+        ProductSet, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    service_partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    lead_source = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    business_state = models.CharField(
+        max_length=64, blank=True, help_text="Two-letter state of the business address, e.g. MN."
+    )
+    min_amount = _money()
+    max_amount = _money()
+    officers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="routing_rules")
+    # How many leads the rule has given out: the next goes to officer number `turns % pool`.
+    # Taken under the rule's row lock, in PostgreSQL: two workers never give the same turn.
+    turns = models.PositiveBigIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Activity(models.Model):
+    """A call, email or meeting an officer logged, with its outcome and the next action."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=16, choices=choices.ActivityKind.choices)
+    outcome = models.CharField(max_length=32, choices=choices.ActivityOutcome.choices)
+    note = models.TextField(blank=True)
+    next_action_at = models.DateTimeField(null=True, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="activities"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "activities"
+        indexes = [models.Index(fields=["lead", "id"], name="activity_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.get_outcome_display()}"
+
+
+class DigestSent(models.Model):
+    """One morning digest per officer per day, whoever sends it."""
+
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField()
+    sent_at = models.DateTimeField(default=timezone.now)
+    leads = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["officer", "day"], name="digest_officer_day_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest for {self.officer} on {self.day}"

@@ -12,6 +12,8 @@ OFFICER = [
     "view_statuschange",
     "view_leadnote",
     "add_leadnote",
+    "view_activity",
+    "add_activity",
 ]
 GRANTS = {
     LOAN_OFFICER: OFFICER,
@@ -23,5 +25,10 @@ GRANTS = {
         "view_exportlog",
         "view_pullrun",
         "view_pulledblob",
+        "reassign_lead",
+        "view_routingrule",
+        "add_routingrule",
+        "change_routingrule",
+        "view_leadassignment",
     ],
 }

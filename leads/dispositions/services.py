@@ -18,6 +18,7 @@ from django.utils import timezone
 from leadcrm.enqueue import enqueue_on_commit, publish_each
 from leads.choices import Confirmation, DispositionSource, WriteBack
 from leads.models import Disposition, Lead
+from leads.ownership import services as ownership
 
 from . import crf_api
 
@@ -62,6 +63,7 @@ def record(lead: Lead, body: dict, author, source: str = DispositionSource.PAGE)
         )
         Lead.objects.filter(pk=lead.pk).update(disposition=disposition)
         lead.disposition = disposition
+        ownership.disposition_set(lead.pk, disposition.status, now)
         if sending:
             enqueue_on_commit(SEND_TASK, str(lead.pk))
     return disposition

@@ -22,6 +22,7 @@ from leadcrm.enqueue import enqueue_on_commit, publish_each
 from leads.choices import DeliveryOutcome, DeliverySource
 from leads.dispositions import services as dispositions
 from leads.models import Lead, LeadDelivery, StatusChange
+from leads.ownership import services as ownership
 
 from . import crf, state
 
@@ -162,10 +163,13 @@ def _apply_unprocessed(lead_id: uuid.UUID) -> int:
         if not batch:  # another worker got here first
             return 0
         newest = batch[-1]
+        arrived = lead.applied_delivery_id is None
         # Deliveries apply in receipt (id) order: one received before the state the lead already
         # shows only adds to the history.
         if newest.id >= (lead.applied_delivery_id or 0):
             _apply(lead, crf.parse(bytes(newest.body)), newest)
+        if arrived:
+            ownership.route(lead)  # once, on arrival: lead updates never reassign
         LeadDelivery.objects.filter(pk__in=[d.pk for d in batch]).update(
             outcome=DeliveryOutcome.PROCESSED,
             processed_at=timezone.now(),

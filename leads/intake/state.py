@@ -16,7 +16,9 @@ from . import crf
 
 # Lead fields no delivery writes: the key (the row has it already), what staff own, and when the
 # row was first written. Every other field is CRF's: built by `lead_values`, or by the clock.
-NOT_WRITTEN = frozenset({"id", "assigned_officer", "disposition", "first_seen_at"})
+NOT_WRITTEN = frozenset(
+    {"id", "assigned_officer", "disposition", "first_contact_at", "next_action_at", "first_seen_at"}
+)
 # What processing saves and the bulk import upserts (`updated_at` sets itself as the row is
 # written). Taken from the model, so a new field is written by both, or fails the tests.
 WRITTEN_FIELDS = tuple(

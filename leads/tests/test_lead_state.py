@@ -15,9 +15,17 @@ from leads.models import Lead, LeadDelivery, Partner, Product
 
 NOW = timezone.now()
 LEAD = uuid.UUID("5d1c0a52-7d0e-4f5e-9c3c-1e2a3b4c5d6e")
-# Not CRF's to write: the key, the officer staff assign, the disposition staff set, when the row
-# was first written. Named again here, so that taking a field from CRF is a decision a test records.
-NOT_CRFS = {"id", "assigned_officer", "disposition", "first_seen_at"}
+# Not CRF's to write: the key, what staff own (the officer, the disposition, speed to lead), when
+# the row was first written. Named again here, so that taking a field from CRF is a decision a
+# test records.
+NOT_CRFS = {
+    "id",
+    "assigned_officer",
+    "disposition",
+    "first_contact_at",
+    "next_action_at",
+    "first_seen_at",
+}
 
 
 def parse(lead: dict) -> crf.ParsedLead:

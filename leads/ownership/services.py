@@ -1,0 +1,151 @@
+"""Ownership and speed to lead (docs/contract.md#17-ownership-and-speed-to-lead).
+
+Every change of a lead's officer goes through `assign`, which records it (who, from, to, when, by
+a person or a rule). Routing runs once, when a lead first arrives; lead updates never reassign.
+"""
+
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from leads.choices import CONTACTED_OR_BEYOND
+from leads.models import Activity, Lead, LeadAssignment, RoutingRule
+
+
+class NotAllowed(Exception):
+    """The user may not make this assignment; the message says why, for the person."""
+
+
+def assign(leads: QuerySet, officer, *, by, rule: RoutingRule | None = None) -> int:
+    """Give these leads to `officer` (None: unassign), recording each change. Returns how many
+    changed. Rows are locked first, so a change made meanwhile is recorded as its own."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            leads.order_by("pk").select_for_update().values_list("pk", "assigned_officer_id")
+        )
+        changed = [(pk, was) for pk, was in rows if was != (officer.pk if officer else None)]
+        if not changed:
+            return 0
+        Lead.objects.filter(pk__in=[pk for pk, _ in changed]).update(assigned_officer=officer)
+        LeadAssignment.objects.bulk_create(
+            LeadAssignment(
+                lead_id=pk, from_officer_id=was, to_officer=officer, by=by, rule=rule, at=now
+            )
+            for pk, was in changed
+        )
+    return len(changed)
+
+
+def take(leads: QuerySet, user) -> int:
+    """An officer takes leads: unassigned ones, or anyone's with the manager permission."""
+    if not user.has_perm("leads.reassign_lead"):
+        leads = leads.filter(Q(assigned_officer=None) | Q(assigned_officer=user))
+    return assign(leads, user, by=user)
+
+
+def give(leads: QuerySet, officer, user) -> int:
+    """A manager gives leads to an active officer (None: unassign)."""
+    if not user.has_perm("leads.reassign_lead"):
+        raise NotAllowed("Assigning leads to others needs the lending manager role.")
+    if officer is not None and not (officer.is_active and officer.is_staff):
+        raise NotAllowed(f"{officer} is not an active staff member.")
+    return assign(leads, officer, by=user)
+
+
+def release(leads: QuerySet, user) -> int:
+    """Unassign: one's own leads, or anyone's with the manager permission."""
+    if not user.has_perm("leads.reassign_lead"):
+        leads = leads.filter(assigned_officer=user)
+    return assign(leads, None, by=user)
+
+
+def officers() -> QuerySet:
+    """Who leads may be given to: active staff members."""
+    return get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username")
+
+
+def route(lead: Lead) -> RoutingRule | None:
+    """Assign a lead that just arrived by the first active rule it matches, round-robin within
+    the rule's active officers; call inside the transaction that created the lead. Leaves it
+    unassigned when no rule matches (or a matching rule has no active officer)."""
+    if lead.assigned_officer_id is not None:
+        return None
+    for rule in RoutingRule.objects.filter(active=True).prefetch_related("officers"):
+        if not matches(rule, lead):
+            continue
+        pool = sorted(
+            (o for o in rule.officers.all() if o.is_active and o.is_staff), key=lambda o: o.pk
+        )
+        if not pool:
+            continue
+        officer = pool[_take_turn(rule) % len(pool)]
+        assign(Lead.objects.filter(pk=lead.pk), officer, by=None, rule=rule)
+        lead.assigned_officer = officer
+        return rule
+    return None
+
+
+def _take_turn(rule: RoutingRule) -> int:
+    """The rule's next turn, taken under its row lock: two workers never get the same one."""
+    locked = RoutingRule.objects.select_for_update().get(pk=rule.pk)
+    RoutingRule.objects.filter(pk=rule.pk).update(turns=locked.turns + 1)
+    return locked.turns
+
+
+def matches(rule: RoutingRule, lead: Lead) -> bool:
+    checks = [
+        (rule.matched_product_id, lead.matched_product_id),
+        (rule.product_set_id, lead.product_set_id),
+        (rule.service_partner_id, lead.service_partner_id),
+        (rule.lead_source_id, lead.lead_source_id),
+    ]
+    if any(wanted is not None and wanted != actual for wanted, actual in checks):
+        return False
+    if rule.business_state and rule.business_state.upper() != (lead.address_state or "").upper():
+        return False
+    amount = lead.requested_amount
+    if rule.min_amount is not None and (amount is None or amount < rule.min_amount):
+        return False
+    if rule.max_amount is not None and (amount is None or amount > rule.max_amount):
+        return False
+    return True
+
+
+def contacted(lead_id, at: datetime) -> None:
+    """The lead's first contact is at `at`, unless one was recorded earlier."""
+    Lead.objects.filter(pk=lead_id).filter(
+        Q(first_contact_at=None) | Q(first_contact_at__gt=at)
+    ).update(first_contact_at=at)
+
+
+def disposition_set(lead_id, status: str, at: datetime) -> None:
+    """A disposition at Contacted or beyond is a first contact."""
+    if status in CONTACTED_OR_BEYOND:
+        contacted(lead_id, at)
+
+
+def log_activity(
+    lead: Lead, author, *, kind: str, outcome: str, note: str = "", next_action_at=None
+) -> Activity:
+    """Log a call, email or meeting: a first contact when it is the first, and the lead's next
+    action becomes this one's (or, without one, the soonest left by others)."""
+    note = note.strip()
+    if "\x00" in note:
+        raise ValueError("A note cannot contain a NUL character.")
+    with transaction.atomic():
+        activity = Activity.objects.create(
+            lead=lead,
+            author=author,
+            kind=kind,
+            outcome=outcome,
+            note=note,
+            next_action_at=next_action_at,
+        )
+        contacted(lead.pk, activity.at)
+        # The newest activity's plan replaces the earlier ones: the follow-up was done.
+        Lead.objects.filter(pk=lead.pk).update(next_action_at=next_action_at)
+    return activity
