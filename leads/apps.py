@@ -10,4 +10,5 @@ class LeadsConfig(AppConfig):
         # with their concern, where Celery's autodiscovery (a top-level `tasks`) would not look.
         from .dispositions import tasks as disposition_tasks  # noqa: F401
         from .intake import tasks as intake_tasks  # noqa: F401
+        from .ownership import tasks as ownership_tasks  # noqa: F401
         from .pull import tasks as pull_tasks  # noqa: F401

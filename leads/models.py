@@ -297,6 +297,13 @@ class Lead(models.Model):
                 condition=Q(next_action_at__isnull=False),
                 name="lead_next_action_idx",
             ),
+            # The team's open leads per officer; unassigned open leads, oldest first.
+            models.Index(fields=["assigned_officer"], condition=OPEN, name="lead_officer_open_idx"),
+            models.Index(
+                fields=["date_created"],
+                condition=OPEN & Q(assigned_officer=None),
+                name="lead_unassigned_idx",
+            ),
             models.Index(
                 fields=["assigned_officer", "next_action_at"],
                 condition=Q(next_action_at__isnull=False),
