@@ -373,3 +373,29 @@ def test_the_key_is_on_no_page(client, login, crf_api, record):
         response = client.get(url)
         assert response.status_code == 200
         assert KEY not in response.text
+
+
+# --- Indexes (PostgreSQL) ---------------------------------------------------------------------
+
+
+def plan(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a few rows: show the planner's index
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.integration
+def test_the_needs_attention_list_and_the_reconcile_read_the_partial_index(rf, admin_user):
+    from django.contrib import admin
+
+    from leads.admin.dispositions import DispositionAdmin
+
+    request = rf.get(LIST, {"attention": "yes"})
+    request.user = admin_user
+    changelist = DispositionAdmin(Disposition, admin.site).get_changelist_instance(request)
+
+    for queryset in (changelist.get_queryset(request)[:100], services.to_reconcile()[:100]):
+        explained = plan(queryset)
+        assert "disposition_attention_idx" in explained, explained

@@ -1,8 +1,6 @@
 """`import_dispositions`: dispositions from a loan-origination system's CSV, written back to CRF
 as the lead page writes them (leads.dispositions.csvimport)."""
 
-from functools import partial
-
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -50,8 +48,9 @@ class Command(BaseCommand):
                 f"dispositions as {author.get_username()} ({unchanged}). Nothing was recorded."
             )
             return
-        bar = partial(tqdm, unit="row", desc="Recording", file=self.stderr._out)
-        recorded = csvimport.apply(plan, author, progress=bar)
+        bar = tqdm(total=len(plan.to_record), unit="row", desc="Recording", file=self.stderr._out)
+        with bar:
+            recorded = csvimport.apply(plan, author, recorded=bar.update)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Recorded {recorded} dispositions as {author.get_username()} ({unchanged})."
