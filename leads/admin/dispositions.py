@@ -12,7 +12,6 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.text import Truncator
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
@@ -21,11 +20,20 @@ from leads.choices import WriteBack
 from leads.dispositions import crf_api, forms, services
 from leads.models import Disposition
 
-from .display import EMPTY, pre
+from .display import EMPTY, clipped, pre
 
 RESEND_PERMISSION = "leads.resend_disposition"
 # Sent this long ago and CRF has not shown the status since: a person should look.
 UNCONFIRMED_FOR = timedelta(days=1)
+# The list's column; the filters and a write-back's page say it in full.
+SHORT_STATES = {
+    WriteBack.LOCAL: "Here only",
+    WriteBack.PENDING: "Waiting",
+    WriteBack.SENDING: "Sending",
+    WriteBack.SENT: "Sent",
+    WriteBack.FAILED: "Failed",
+    WriteBack.SUPERSEDED: "Superseded",
+}
 # The query-string lookups this list's field filters make (`state__exact=failed`).
 FILTER_LOOKUPS = ("exact",)
 
@@ -65,16 +73,17 @@ class ConfirmedFilter(admin.SimpleListFilter):
 
 @admin.register(Disposition)
 class DispositionAdmin(ViewOnly, admin.ModelAdmin):
+    # Long texts come as `clipped` cells (leads/static/leads/lead_list.css, as the lead list).
     list_display = [
         "lead_link",
         "status",
         "description",
-        "state",
+        "state_short",
         "attempts",
-        "next_attempt_at",
+        "next_attempt",
         "problem_summary",
         "author",
-        "created_at",
+        "created",
         "confirmed",
     ]
     list_filter = ["state", "status", NeedsAttentionFilter, ConfirmedFilter]
@@ -101,8 +110,7 @@ class DispositionAdmin(ViewOnly, admin.ModelAdmin):
         "error",
         "problem_details",
         "confirmed",
-        "crf_status",
-        "checked_at",
+        "read_back",
         "body_sent",
     ]
 
@@ -173,15 +181,27 @@ class DispositionAdmin(ViewOnly, admin.ModelAdmin):
     @admin.display(description="Lead", ordering="lead_id")
     def lead_link(self, disposition: Disposition):
         url = reverse("admin:leads_lead_change", args=[disposition.lead_id])
-        return format_html('<a href="{}">{}</a>', url, disposition.lead)
+        return format_html('<a href="{}">{}</a>', url, clipped(disposition.lead))
 
     @admin.display(description="Disposition")
-    def description(self, disposition: Disposition) -> str:
-        return forms.describe(disposition.body)
+    def description(self, disposition: Disposition):
+        return clipped(forms.describe(disposition.body))
+
+    @admin.display(description="State", ordering="state")
+    def state_short(self, disposition: Disposition) -> str:
+        return SHORT_STATES.get(disposition.state, disposition.state)
+
+    @admin.display(description="Next attempt", ordering="next_attempt_at")
+    def next_attempt(self, disposition: Disposition) -> str:
+        return _when(disposition.next_attempt_at)
+
+    @admin.display(description="Created", ordering="id")
+    def created(self, disposition: Disposition) -> str:
+        return _when(disposition.created_at)
 
     @admin.display(description="Error / CRF's problem")
-    def problem_summary(self, disposition: Disposition) -> str:
-        return Truncator(_problem_words(disposition)).chars(120) or EMPTY
+    def problem_summary(self, disposition: Disposition):
+        return clipped(_problem_words(disposition))
 
     @admin.display(description="CRF's problem (ProblemDetails)")
     def problem_details(self, disposition: Disposition):
@@ -193,12 +213,22 @@ class DispositionAdmin(ViewOnly, admin.ModelAdmin):
     def confirmed(self, disposition: Disposition) -> str:
         if disposition.confirmed_at is None:
             return EMPTY
-        when = timezone.localtime(disposition.confirmed_at)
-        return f"{disposition.get_confirmed_by_display()}, {when:%Y-%m-%d %H:%M}"
+        return f"{disposition.get_confirmed_by_display()}, {_when(disposition.confirmed_at)}"
+
+    @admin.display(description="Last read back from CRF")
+    def read_back(self, disposition: Disposition) -> str:
+        if disposition.checked_at is None:
+            return "Never"
+        shown = disposition.crf_status or "could not be read"
+        return f"{_when(disposition.checked_at)}: {shown}"
 
     @admin.display(description="Body sent to CRF")
     def body_sent(self, disposition: Disposition):
         return pre(json.dumps(disposition.body, indent=2, ensure_ascii=False))
+
+
+def _when(moment) -> str:
+    return EMPTY if moment is None else f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
 
 
 def _problem_words(disposition: Disposition) -> str:

@@ -12,12 +12,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
-from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER
+from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
 from leads.choices import Confirmation, WriteBack
 from leads.dispositions import services
 from leads.models import Disposition, Lead
 from tests.crf_api import KEY, problem
+from tests.test_admin_pages import nested_forms
+from tests.test_browser import SHOTS, browser, logged_in, run_action  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +33,7 @@ MANAGER_GRANTS = OFFICER_GRANTS + ["change_disposition", "resend_disposition"]
 @pytest.fixture(autouse=True)
 def grants(db):
     """The roles as issue 11 has them (leads/roles.py grants them once the lead page lands)."""
+    ensure_roles(Group, Permission)  # a transactional test before this one emptied the tables
     for role, codenames in ((LOAN_OFFICER, OFFICER_GRANTS), (LENDING_MANAGER, MANAGER_GRANTS)):
         wanted = Permission.objects.filter(content_type__app_label="leads", codename__in=codenames)
         Group.objects.get(name=role).permissions.add(*wanted)
@@ -79,7 +83,7 @@ def test_the_list_shows_each_write_back_with_its_lead_words_state_and_problem(
     assert response.status_code == 200
     page = response.text
     lead_url = reverse("admin:leads_lead_change", args=[failed.lead_id])
-    assert f'<a href="{lead_url}">Sourdough Bakery</a>' in page
+    assert f'<a href="{lead_url}"><span class="clipped" title="Sourdough Bakery">' in page
     assert "Withdrawn · Duplicate" in page
     assert "Failed" in page
     assert "Conflict: The lead was changed by someone else." in page
@@ -105,6 +109,8 @@ def test_a_confirmed_write_back_says_by_what(client, login, crf_api, record):
     login(LOAN_OFFICER)
 
     assert "Read back from CRF, " in client.get(LIST).text
+    page = client.get(reverse("admin:leads_disposition_change", args=[disposition.pk])).text
+    assert re.search(r"\d\d:\d\d: Contacted", page)
 
 
 def test_search_by_lead_id_finds_only_its_write_backs(client, login, crf_api, record):
@@ -331,6 +337,7 @@ def test_with_a_key_a_manager_sends_what_was_recorded_without_one(
     page = client.get(LIST).text
     assert "3 dispositions were recorded while no CRF key was set." in page
     assert 'id="send-unsent"' in page and KEY not in page
+    assert nested_forms(page) == []  # the button's form stands outside the list's form
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(SEND_UNSENT, follow=True)
@@ -399,3 +406,64 @@ def test_the_needs_attention_list_and_the_reconcile_read_the_partial_index(rf, a
     for queryset in (changelist.get_queryset(request)[:100], services.to_reconcile()[:100]):
         explained = plan(queryset)
         assert "disposition_attention_idx" in explained, explained
+
+
+# --- In Chromium ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_manager_clicks_send_them_to_crf_in_the_banner(
+    logged_in,  # noqa: F811 (the fixture imported above)
+    live_server,
+    settings,
+    add_lead,
+    author,
+    crf_api,
+):
+    settings.CRF_API_KEY = ""
+    leads = [Lead.objects.get(pk=add_lead(nameOfBusiness=f"Bakery {n}")) for n in range(2)]
+    for lead in leads:
+        services.record(lead, {"id": str(lead.pk), "status": "Reviewed"}, author)
+    settings.CRF_API_KEY = KEY
+    page = logged_in(LENDING_MANAGER)
+    page.goto(live_server.url + LIST)
+    page.screenshot(path=SHOTS / "manager-write-backs-unsent.png", full_page=True)
+
+    page.get_by_role("button", name="Send them to CRF").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("Queued 2 write-backs for sending to CRF.")
+    assert sorted(body["id"] for body in crf_api.posted()) == sorted(str(x.pk) for x in leads)
+    assert set(Disposition.objects.values_list("state", flat=True)) == {WriteBack.SENT}
+    expect(page.locator("#unsent-banner")).to_have_count(0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_manager_resends_a_failed_write_back_from_the_list(
+    logged_in,  # noqa: F811 (the fixture imported above)
+    live_server,
+    add_lead,
+    author,
+    crf_api,
+):
+    crf_api.script(problem(409, "Conflict", "The lead is being changed."))
+    lead = Lead.objects.get(pk=add_lead(nameOfBusiness="Conflicted Bakery"))
+    failed = services.record(lead, {"id": str(lead.pk), "status": "Contacted"}, author)
+    page = logged_in(LENDING_MANAGER)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(live_server.url + LIST + "?attention=yes")
+    results = page.locator("#changelist .results")
+    assert results.evaluate("e => e.scrollWidth <= e.clientWidth"), "the list scrolls sideways"
+    row = page.locator("#result_list tbody tr", has_text="Conflicted Bakery")
+    expect(row).to_contain_text("Conflict: The lead is being changed.")
+    page.screenshot(path=SHOTS / "manager-write-backs-attention.png", full_page=True)
+
+    run_action(page, "Resend to CRF", "Conflicted Bakery")
+
+    expect(page.locator(".messagelist")).to_contain_text("Queued 1 write-back for sending to CRF.")
+    failed.refresh_from_db()
+    assert failed.state == WriteBack.SENT
+    assert crf_api.applied(lead.pk) == ["Contacted"]
+    expect(page.locator("#result_list tbody tr", has_text="Conflicted Bakery")).to_have_count(0)
+    page.goto(live_server.url + reverse("admin:leads_disposition_change", args=[failed.pk]))
+    expect(page.locator(".field-body_sent pre")).to_contain_text(f'"id": "{lead.pk}"')
+    page.screenshot(path=SHOTS / "manager-write-back-page.png", full_page=True)
