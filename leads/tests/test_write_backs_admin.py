@@ -365,6 +365,23 @@ def test_a_loan_officer_sees_the_banner_but_cannot_send(
     assert crf_api.requests == []
 
 
+def test_without_a_key_neither_the_action_nor_the_button_queues_anything(
+    client, login, recorded_without_key, django_capture_on_commit_callbacks
+):
+    login(LENDING_MANAGER)
+
+    response = act(client, "resend", recorded_without_key, django_capture_on_commit_callbacks)
+    assert "No CRF key is set: nothing can be sent." in response.text
+    response = client.post(SEND_UNSENT, follow=True)
+    assert "No CRF key is set: nothing can be sent." in response.text
+
+    assert services.unsent().count() == 3
+    assert set(Disposition.objects.values_list("state", flat=True)) <= {
+        WriteBack.LOCAL,
+        WriteBack.SUPERSEDED,
+    }
+
+
 def test_the_send_button_takes_only_a_post(client, login, recorded_without_key, crf_api):
     login(LENDING_MANAGER)
     assert client.get(SEND_UNSENT).status_code == 405
