@@ -12,6 +12,8 @@ OFFICER = [
     "view_statuschange",
     "view_leadnote",
     "add_leadnote",
+    "view_disposition",
+    "add_disposition",
 ]
 GRANTS = {
     LOAN_OFFICER: OFFICER,
@@ -23,5 +25,7 @@ GRANTS = {
         "view_exportlog",
         "view_pullrun",
         "view_pulledblob",
+        "change_disposition",
+        "resend_disposition",
     ],
 }
