@@ -20,7 +20,7 @@ from django.utils.translation import ngettext
 
 from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uuid_or_none
 from leads import export, firewall, workspace
-from leads.choices import FRAUD_BANDS, WITHHELD_FROM, fraud_band
+from leads.choices import FRAUD_BANDS, WITHHELD_FROM, WriteBack, fraud_band
 from leads.dispositions import crf_api
 from leads.dispositions import services as dispositions
 from leads.dispositions.forms import FUNDING_TERMS, REASONS, DispositionForm
@@ -46,6 +46,7 @@ from .display import (
     problem_list,
     two_truths,
     when,
+    write_back,
 )
 
 
@@ -270,11 +271,14 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
             request.method = "GET"
             return self.change_view(request, str(lead.pk), extra_context={"work_form": form})
         disposition = dispositions.record(lead, form.body(lead.pk), request.user)
-        if crf_api.configured():
-            message = f"Recorded {disposition.status}; it is sent to CRF."
-        else:
-            message = f"Recorded {disposition.status} in LeadCRM only: no CRF key is set."
-        self.message_user(request, message)
+        # Without a broker the write-back ran right after the commit: say how it went.
+        disposition.refresh_from_db()
+        failed = disposition.state == WriteBack.FAILED
+        self.message_user(
+            request,
+            f"Recorded {disposition.status} — {write_back(disposition)}.",
+            messages.WARNING if failed else messages.SUCCESS,
+        )
         return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
 
     def changelist_view(self, request, extra_context=None):

@@ -219,7 +219,7 @@ def test_without_a_crf_key_the_page_says_dispositions_stay_in_leadcrm(
     disposition = Disposition.objects.get()
     assert (disposition.status, disposition.state) == ("Qualified", WriteBack.LOCAL)
     page = words(client.get(page_url(lead_id)).text)
-    assert "Recorded Qualified in LeadCRM only: no CRF key is set." in page
+    assert "Recorded Qualified — not sent to CRF (no CRF key)." in page
     assert "Qualified — not sent to CRF (no CRF key)" in page
 
 
@@ -235,7 +235,8 @@ def test_an_officer_marks_a_lead_contacted_and_crf_gets_it_once(
     disposition = Disposition.objects.get()
     assert (disposition.author, disposition.state) == (officer, WriteBack.SENT)
     page = words(client.get(page_url(lead_id)).text)
-    assert "Recorded Contacted; it is sent to CRF." in page
+    # Said when recorded: here the send runs after the response, as a worker would.
+    assert "Recorded Contacted — waiting to be sent." in page
     assert "Status Matched Contacted — sent to CRF, awaiting confirmation" in page
 
     crf_update(lead_id, "Contacted")
