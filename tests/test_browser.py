@@ -23,6 +23,7 @@ from alerts.models import CRSUser, NotificationRule
 from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
 from leads import workspace
 from leads.choices import WriteBack
+from leads.dispositions import services as dispositions
 from leads.intake import services
 from leads.models import Disposition, ExportLog, Lead, LeadDelivery, LeadNote
 from tests.crf_api import problem
@@ -154,7 +155,7 @@ def test_a_manager_sees_the_dashboard_with_its_charts_drawn(logged_in, live_serv
 
 
 def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
-    logged_in, live_server, add_lead, sample_lead, django_user_model
+    logged_in, live_server, add_lead, sample_lead, django_user_model, settings
 ):
     product = "Small Business Working Capital Line of Credit (Minneapolis Metro Team)"
     partner = "Northside Economic Opportunity Network Technical Assistance Partners"
@@ -182,6 +183,15 @@ def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
     ]
     officer = django_user_model.objects.create_user("christopherson", "chris@lender.example", "x")
     workspace.assign(Lead.objects.filter(pk__in=lead_ids[:2]), officer)
+    # The status column's longest words: a disposition CRF refused, beneath CRF's status.
+    settings.CRF_API_KEY = ""
+    disposition = dispositions.record(
+        Lead.objects.get(pk=lead_ids[0]), {"id": lead_ids[0], "status": "Disqualified"}, officer
+    )
+    Disposition.objects.filter(pk=disposition.pk).update(
+        state=WriteBack.FAILED,
+        error="CRF answered 409: The lead is closed and cannot be updated by this partner",
+    )
     page = logged_in(LOAN_OFFICER)
     page.set_viewport_size({"width": 1400, "height": 900})
     page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'true')")
@@ -212,6 +222,9 @@ def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
     expect(page.get_by_title(business)).to_have_count(1)
     expect(page.get_by_title(product)).to_have_count(2)
     expect(page.get_by_title(partner)).to_have_count(1)
+    expect(page.get_by_title("Disqualified — failed: CRF answered 409", exact=False)).to_have_count(
+        1
+    )
 
 
 # --- Every form and action of the two roles, clicked -----------------------------------------
