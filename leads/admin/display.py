@@ -202,7 +202,16 @@ def badge(text: str, colour: str, *, wrap: bool = False):
 
 
 def write_back(disposition: Disposition) -> str:
-    """Where a disposition is on its way to CRF, in words."""
+    """Where a disposition is on its way to CRF, in words, and what a read-back found when CRF
+    showed another status."""
+    words = _write_back(disposition)
+    found = disposition.crf_status
+    if found and found != disposition.status and disposition.checked_at:
+        words += f"; read back from CRF: {found} ({when(disposition.checked_at)})"
+    return words
+
+
+def _write_back(disposition: Disposition) -> str:
     state = disposition.state
     if disposition.confirmed_at:
         how = "read back" if disposition.confirmed_by == Confirmation.READ_BACK else "lead update"
@@ -229,11 +238,20 @@ def our_status(lead: Lead) -> str:
     ours = lead.disposition
     if ours is None:
         return ""
-    text = f"{ours.get_status_display()} — {write_back(ours)}"
-    if ours.confirmed_at and lead.status and lead.status != ours.status:
+    if _crf_moved_on(lead, ours):
         crf_says = lead.get_status_display() or lead.status
         return f"CRF now says {crf_says}; our last: {ours.get_status_display()}, {write_back(ours)}"
-    return text
+    return f"{ours.get_status_display()} — {write_back(ours)}"
+
+
+def _crf_moved_on(lead: Lead, ours: Disposition) -> bool:
+    """CRF confirmed our disposition, and a lead update since shows another status. (A read-back
+    may confirm it before CRF's lead update comes: the status CRF sent earlier is no news.)"""
+    if not ours.confirmed_at or not lead.status or lead.status == ours.status:
+        return False
+    if ours.confirmed_by == Confirmation.READ_BACK:
+        return lead.updated_at is not None and lead.updated_at > ours.confirmed_at
+    return True
 
 
 def status_badge(lead: Lead):

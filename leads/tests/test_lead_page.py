@@ -21,7 +21,7 @@ from alerts import services as alert_services
 from alerts.models import Alert, CRSUser
 from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER
 from leads import workspace
-from leads.admin import timeline
+from leads.admin import display, timeline
 from leads.choices import WriteBack
 from leads.dispositions import services as dispositions
 from leads.intake import services
@@ -514,3 +514,46 @@ def test_the_lead_page_costs_the_same_queries_for_a_longer_history(
             assert client.get(page_url(lead.pk)).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+# --- The two truths in words ------------------------------------------------------------------
+
+
+def truths(status_at_crf: str, updated_minutes: int = 0, **disposition) -> str:
+    ours = Disposition(**{"status": "Funded", "state": WriteBack.SENT, **disposition})
+    lead = Lead(status=status_at_crf, disposition=ours, updated_at=at(updated_minutes))
+    return display.our_status(lead)
+
+
+def test_each_write_back_state_reads_as_words():
+    cases = {
+        "Funded — not sent to CRF (no CRF key)": dict(state=WriteBack.LOCAL),
+        "Funded — waiting to be sent": dict(state=WriteBack.PENDING),
+        "Funded — being sent to CRF": dict(state=WriteBack.SENDING),
+        "Funded — sent to CRF, awaiting confirmation": dict(state=WriteBack.SENT),
+        "Funded — failed: CRF answered 400: Funding terms are required.": dict(
+            state=WriteBack.FAILED, error="CRF answered 400: Funding terms are required."
+        ),
+        "Funded — superseded by a newer one, never sent": dict(state=WriteBack.SUPERSEDED),
+    }
+    for expected, fields in cases.items():
+        assert truths("Matched", **fields) == expected
+
+
+def test_a_read_back_that_found_another_status_says_so():
+    found = truths("Matched", crf_status="Withdrawn", checked_at=at(5))
+    assert found == (
+        "Funded — sent to CRF, awaiting confirmation; read back from CRF: Withdrawn "
+        "(2026-11-01 12:05)"
+    )
+
+
+def test_crf_moving_on_after_a_confirmation_shows_both_but_a_stale_update_does_not():
+    confirmed = dict(confirmed_at=at(10), confirmed_by="webhook")
+    assert truths("Withdrawn", **confirmed).startswith(
+        "CRF now says Withdrawn; our last: Funded, confirmed by CRF (lead update, 2026-11-01 12:10)"
+    )
+    read_back = dict(confirmed_at=at(10), confirmed_by="read-back", crf_status="Funded")
+    # Read back before CRF's lead update came: the older status it sent is no news.
+    assert truths("Contacted", updated_minutes=5, **read_back).startswith("Funded — confirmed")
+    assert truths("Withdrawn", updated_minutes=20, **read_back).startswith("CRF now says")
