@@ -258,7 +258,7 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         return HttpResponseRedirect(lead_page + "#timeline")
 
     def disposition_view(self, request, lead_id):
-        """ "Work this lead": record the status staff set, and queue its write-back to CRF."""
+        """Work this lead: record the status staff set, and queue its write-back to CRF."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_disposition_permission(request):
@@ -271,7 +271,8 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
             request.method = "GET"
             return self.change_view(request, str(lead.pk), extra_context={"work_form": form})
         disposition = dispositions.record(lead, form.body(lead.pk), request.user)
-        # Without a broker the write-back ran right after the commit: say how it went.
+        # Without a broker the write-back ran right after the commit (with one it is waiting
+        # for a worker): say where it is.
         disposition.refresh_from_db()
         failed = disposition.state == WriteBack.FAILED
         self.message_user(
@@ -311,7 +312,6 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
             "summary": _summary(lead),
             "timeline": timeline.for_lead(lead, request.user),
             "can_add_note": request.user.has_perm("leads.add_leadnote"),
-            "can_add_disposition": can_work,
             "work_form": form if can_work else None,
             "work_rows": [(form[name], FIELD_STATUSES.get(name, "")) for name in form.fields],
             "crf_configured": crf_api.configured(),
