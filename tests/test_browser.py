@@ -621,7 +621,49 @@ def test_without_a_crf_key_the_lead_page_says_nothing_is_sent(
         "dispositions are recorded in LeadCRM only and not sent to CRF"
     )
 
+    # Terms typed for Funded, then another status chosen: hidden, and not sent.
+    page.get_by_label("New status").select_option("Funded")
+    page.get_by_label("Funded amount ($)").fill("5000")
     record(page, "Qualified")
 
     expect(page.locator("#summary")).to_contain_text("Qualified — not sent to CRF (no CRF key)")
-    assert Disposition.objects.get(lead_id=lead_id).state == WriteBack.LOCAL
+    disposition = Disposition.objects.get(lead_id=lead_id)
+    assert (disposition.state, disposition.body) == (
+        WriteBack.LOCAL,
+        {"id": lead_id, "status": "Qualified"},
+    )
+
+
+def test_without_javascript_every_field_shows_and_the_server_says_what_goes_where(
+    browser, live_server, django_user_model, add_lead, settings
+):
+    settings.CRF_API_KEY = ""
+    ensure_roles(Group, Permission)
+    user = django_user_model.objects.create_user("officer", password=PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=LOAN_OFFICER))
+    lead_id = add_lead(nameOfBusiness="Plain Bakery")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "officer")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.goto(f"{live_server.url}{reverse('admin:leads_lead_change', args=[lead_id])}")
+    for label in ["Funded amount ($)", "Disqualified because", "Withdrawn because"]:
+        expect(page.get_by_label(label)).to_be_visible()
+
+    page.get_by_label("New status").select_option("Withdrawn")
+    page.get_by_label("Funded amount ($)").fill("5000")
+    page.get_by_role("button", name="Record disposition").click()
+
+    work = page.locator("#work")
+    expect(work).to_contain_text("The disposition was not recorded")
+    expect(work.locator(".field-fundedAmount")).to_contain_text(
+        "Funding terms go with Funded only."
+    )
+    expect(work.locator(".field-withdrawnReason")).to_contain_text("Say why the lead is Withdrawn.")
+    expect(page.get_by_label("Funded amount ($)")).to_have_value("5000")  # as typed
+    page.screenshot(path=SHOTS / "officer-disposition-without-javascript.png", full_page=True)
+    assert not Disposition.objects.exists()
+    context.close()
