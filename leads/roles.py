@@ -14,6 +14,8 @@ OFFICER = [
     "add_leadnote",
     "view_activity",
     "add_activity",
+    "view_disposition",
+    "add_disposition",
 ]
 GRANTS = {
     LOAN_OFFICER: OFFICER,
@@ -30,5 +32,7 @@ GRANTS = {
         "add_routingrule",
         "change_routingrule",
         "view_leadassignment",
+        "change_disposition",
+        "resend_disposition",
     ],
 }

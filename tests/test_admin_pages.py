@@ -146,8 +146,10 @@ def test_the_lead_page_keeps_the_note_form_out_of_the_change_form(client, login,
     page = client.get(reverse("admin:leads_lead_change", args=[lead_id])).text
 
     note_url = reverse("admin:leads_lead_note", args=[lead_id])
-    assert f'<form id="note-form" method="post" action="{note_url}">' in page
-    assert 'form="note-form" name="text"' in page and 'form="note-form" value="Add note"' in page
+    note_form = page.split(f'<form id="note-form" method="post" action="{note_url}">')[1]
+    note_form = note_form.split("</form>")[0]
+    assert 'name="text"' in note_form and 'value="Add note"' in note_form
+    assert page.index(note_url) < page.index('id="lead_form"')  # before Django's form, not in it
 
 
 # --- The admin's 403 page --------------------------------------------------------------------

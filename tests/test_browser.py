@@ -22,8 +22,11 @@ from alerts import services as alert_services
 from alerts.models import CRSUser, NotificationRule
 from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
 from leads import workspace
+from leads.choices import WriteBack
+from leads.dispositions import services as dispositions
 from leads.intake import services
-from leads.models import ExportLog, Lead, LeadDelivery, LeadNote
+from leads.models import Disposition, ExportLog, Lead, LeadDelivery, LeadNote
+from tests.crf_api import problem
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
@@ -126,9 +129,9 @@ def test_a_loan_officer_filters_opens_a_lead_and_exports_what_they_saw(
     assert "ownershipDemographicTypes" not in exported[0]
 
     rows.first.locator("th a").click()
-    expect(page.locator(".inline-group").first).to_contain_text("Contacted")
-    timeline = page.locator(".inline-group").first.inner_text()
-    assert timeline.index("Reviewed") < timeline.index("Contacted")
+    expect(page.locator("#timeline")).to_contain_text("Reviewed → Contacted")
+    timeline = page.locator("#timeline").inner_text()
+    assert timeline.index("Reviewed → Contacted") < timeline.index("(new lead) → Reviewed")
     assert "Veteran" not in page.content()  # no ownership demographics for loan officers
     page.screenshot(path=SHOTS / "officer-lead-page.png", full_page=True)
     assert Lead.objects.get(pk=wanted).status == "Contacted"
@@ -152,7 +155,7 @@ def test_a_manager_sees_the_dashboard_with_its_charts_drawn(logged_in, live_serv
 
 
 def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
-    logged_in, live_server, add_lead, sample_lead, django_user_model
+    logged_in, live_server, add_lead, sample_lead, django_user_model, settings
 ):
     product = "Small Business Working Capital Line of Credit (Minneapolis Metro Team)"
     partner = "Northside Economic Opportunity Network Technical Assistance Partners"
@@ -180,6 +183,15 @@ def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
     ]
     officer = django_user_model.objects.create_user("christopherson", "chris@lender.example", "x")
     workspace.assign(Lead.objects.filter(pk__in=lead_ids[:2]), officer)
+    # The status column's longest words: a disposition CRF refused, beneath CRF's status.
+    settings.CRF_API_KEY = ""
+    disposition = dispositions.record(
+        Lead.objects.get(pk=lead_ids[0]), {"id": lead_ids[0], "status": "Disqualified"}, officer
+    )
+    Disposition.objects.filter(pk=disposition.pk).update(
+        state=WriteBack.FAILED,
+        error="CRF answered 409: The lead is closed and cannot be updated by this partner",
+    )
     page = logged_in(LOAN_OFFICER)
     page.set_viewport_size({"width": 1400, "height": 900})
     page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'true')")
@@ -210,6 +222,9 @@ def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
     expect(page.get_by_title(business)).to_have_count(1)
     expect(page.get_by_title(product)).to_have_count(2)
     expect(page.get_by_title(partner)).to_have_count(1)
+    expect(page.get_by_title("Disqualified — failed: CRF answered 409", exact=False)).to_have_count(
+        1
+    )
 
 
 # --- Every form and action of the two roles, clicked -----------------------------------------
@@ -242,8 +257,8 @@ def test_staff_add_a_note_on_the_lead_page_and_land_back_on_it(
     page.get_by_label("New note").fill("Called, <b>left</b> a message.\nCalls back Monday.")
     page.get_by_role("button", name="Add note").click()
 
-    page.wait_for_url(f"**/{lead_id}/change/#notes")
-    note_shown = page.locator("#notes .note")
+    page.wait_for_url(f"**/{lead_id}/change/#timeline")
+    note_shown = page.locator("#timeline .note")
     expect(note_shown).to_have_count(1)
     expect(note_shown).to_contain_text("Called, <b>left</b> a message.")
     expect(note_shown).to_contain_text(role.split()[-1])
@@ -256,7 +271,7 @@ def test_staff_add_a_note_on_the_lead_page_and_land_back_on_it(
     page.get_by_label("New note").fill("   ")  # passes `required`; the server refuses it
     page.get_by_role("button", name="Add note").click()
     expect(page.locator(".messagelist")).to_contain_text("A note needs some text.")
-    expect(page.locator(".messagelist")).to_be_in_viewport()  # not above a page scrolled to #notes
+    expect(page.locator(".messagelist")).to_be_in_viewport()  # not above a page scrolled down
     expect(note_shown).to_have_count(1)
     assert LeadNote.objects.count() == 1
 
@@ -436,7 +451,7 @@ def test_a_manager_links_a_crs_user_to_a_lead_and_the_lead_page_lists_their_aler
     person.refresh_from_db()
     assert str(person.lead_id) == lead_id
     page.goto(f"{live_server.url}{reverse('admin:leads_lead_change', args=[lead_id])}")
-    alerts = page.locator(".field-credit_alerts")
+    alerts = page.locator("#timeline")
     expect(alerts).to_contain_text("Account alert (credit)")
     expect(alerts).to_contain_text("Score refreshed")
     expect(alerts).to_contain_text("from Equifax")
@@ -468,3 +483,187 @@ def test_repeated_wrong_passwords_lock_the_login_until_an_administrator_unlocks_
     log_in(PASSWORD)
     page.wait_for_url(f"{live_server.url}/admin/")
     page.close()
+
+
+# --- Working a lead: dispositions written back to the test CRF -------------------------------
+# Without a broker the write-back task runs in-process right after the commit: the POST to the
+# test CRF happens while the form is submitted.
+
+
+def record(page, status: str, **fields: str) -> None:
+    """Fill "Work this lead" by the labels an officer reads, and press the button."""
+    page.get_by_label("New status").select_option(status)
+    for label, value in fields.items():
+        page.get_by_label(label, exact=False).fill(value)
+    page.get_by_role("button", name="Record disposition").click()
+
+
+def test_an_officer_marks_a_lead_contacted_then_funded_and_sees_crf_confirm_each(
+    logged_in, live_server, add_lead, crf_api, post_lead, sample_lead
+):
+    lead_id = add_lead(nameOfBusiness="Worked Bakery")
+    as_crf_has_it = {**sample_lead, "id": lead_id, "nameOfBusiness": "Worked Bakery"}
+    page = logged_in(LOAN_OFFICER)
+    page.goto(f"{live_server.url}{reverse('admin:leads_lead_change', args=[lead_id])}")
+    summary = page.locator("#summary")
+    expect(summary).to_contain_text("Worked Bakery")
+    expect(page.locator("#crf-off")).to_have_count(0)  # a CRF key is set
+    expect(page.get_by_label("Funded amount ($)")).to_be_hidden()  # terms go with Funded only
+
+    record(page, "Contacted")
+
+    expect(page.locator(".messagelist")).to_contain_text(
+        "Recorded Contacted — sent to CRF, awaiting confirmation."
+    )
+    expect(summary).to_contain_text("Contacted — sent to CRF, awaiting confirmation")
+    contacted = {"id": lead_id, "status": "Contacted"}
+    assert crf_api.posted(lead_id) == [contacted]
+    # CRF's lead update says what it took; the page shows it confirmed.
+    assert post_lead({**as_crf_has_it, "status": "Contacted"}).status_code == 202
+    page.reload()
+    expect(summary).to_contain_text("Contacted — confirmed by CRF")
+    page.screenshot(path=SHOTS / "officer-contacted-confirmed.png", full_page=True)
+
+    page.get_by_label("New status").select_option("Funded")
+    expect(page.get_by_label("Funded amount ($)")).to_be_visible()
+    page.get_by_role("button", name="Record disposition").click()  # no terms: refused
+    expect(page.locator("#work")).to_contain_text("Funded on is required when the lead is Funded.")
+    expect(page.locator("#work .errornote")).to_be_visible()
+    assert crf_api.posted(lead_id) == [contacted]
+    record(
+        page,
+        "Funded",
+        **{
+            "Funded on": "2026-11-30",
+            "Funded amount ($)": "20000",
+            "Interest rate (%)": "7.25",
+            "Term (months)": "36",
+        },
+    )
+
+    expect(page.locator(".messagelist")).to_contain_text(
+        "Recorded Funded — sent to CRF, awaiting confirmation."
+    )
+    expect(summary).to_contain_text("Funded — sent to CRF, awaiting confirmation")
+    funded = {
+        "id": lead_id,
+        "status": "Funded",
+        "fundedDate": "2026-11-30",
+        "fundedAmount": 20000.0,
+        "fundedInterestRate": 7.25,
+        "fundedTermMonths": 36,
+    }
+    assert crf_api.posted(lead_id) == [contacted, funded]
+    assert post_lead({**as_crf_has_it, "status": "Funded"}).status_code == 202
+    page.reload()
+    expect(summary).to_contain_text("Funded — confirmed by CRF")
+    timeline = page.locator("#timeline .disposition")
+    expect(timeline).to_have_count(2)
+    expect(timeline.first).to_contain_text("Funded · $20,000.00 · rate 7.25% · 36 months")
+    expect(timeline.first).to_contain_text("confirmed by CRF")
+    expect(timeline.last).to_contain_text("confirmed by CRF")
+    page.screenshot(path=SHOTS / "officer-funded-confirmed.png", full_page=True)
+
+    assert crf_api.posted(lead_id) == [contacted, funded]  # each once, in order
+    rows = Disposition.objects.filter(lead_id=lead_id).order_by("id")
+    assert [(d.status, d.state, d.body) for d in rows] == [
+        ("Contacted", WriteBack.SENT, contacted),
+        ("Funded", WriteBack.SENT, funded),
+    ]
+    assert all(d.confirmed_at and d.author == officer_or_manager(LOAN_OFFICER) for d in rows)
+    assert Lead.objects.get(pk=lead_id).disposition == rows.last()
+
+    page.goto(f"{live_server.url}/admin/leads/lead/")
+    row = page.locator("#result_list tbody tr", has_text="Worked Bakery")
+    expect(row.locator("td.field-status_badge")).to_contain_text("Funded — confirmed by CRF")
+
+
+def test_crfs_refusal_shows_on_the_lead_page_in_crfs_words(
+    logged_in, live_server, add_lead, crf_api
+):
+    lead_id = add_lead(nameOfBusiness="Closed Bakery")
+    crf_api.script(problem(409, "Conflict", "Lead is closed"))
+    page = logged_in(LOAN_OFFICER)
+    page.goto(f"{live_server.url}{reverse('admin:leads_lead_change', args=[lead_id])}")
+    expect(page.get_by_label("Withdrawn because")).to_be_hidden()
+
+    page.get_by_label("New status").select_option("Withdrawn")
+    page.get_by_label("Withdrawn because").select_option("LostBidToCompetitor")
+    page.get_by_role("button", name="Record disposition").click()
+
+    expect(page.locator(".messagelist .warning")).to_contain_text(
+        "Recorded Withdrawn — failed: CRF answered 409: Lead is closed."
+    )
+    expect(page.locator("#summary")).to_contain_text(
+        "Withdrawn — failed: CRF answered 409: Lead is closed"
+    )
+    entry = page.locator("#timeline .disposition")
+    expect(entry).to_contain_text("Withdrawn · Lost bid to competitor")
+    expect(entry).to_contain_text("CRF said: Conflict: Lead is closed")
+    page.screenshot(path=SHOTS / "officer-disposition-refused.png", full_page=True)
+    body = {"id": lead_id, "status": "Withdrawn", "withdrawnReason": "LostBidToCompetitor"}
+    assert crf_api.posted(lead_id) == [body]
+    disposition = Disposition.objects.get(lead_id=lead_id)
+    assert (disposition.state, disposition.problem["detail"]) == (
+        WriteBack.FAILED,
+        "Lead is closed",
+    )
+
+
+def test_without_a_crf_key_the_lead_page_says_nothing_is_sent(
+    logged_in, live_server, add_lead, settings
+):
+    settings.CRF_API_KEY = ""
+    lead_id = add_lead(nameOfBusiness="Local Bakery")
+    page = logged_in(LOAN_OFFICER)
+    page.goto(f"{live_server.url}{reverse('admin:leads_lead_change', args=[lead_id])}")
+    expect(page.locator("#crf-off")).to_contain_text(
+        "dispositions are recorded in LeadCRM only and not sent to CRF"
+    )
+
+    # Terms typed for Funded, then another status chosen: hidden, and not sent.
+    page.get_by_label("New status").select_option("Funded")
+    page.get_by_label("Funded amount ($)").fill("5000")
+    record(page, "Qualified")
+
+    expect(page.locator("#summary")).to_contain_text("Qualified — not sent to CRF (no CRF key)")
+    disposition = Disposition.objects.get(lead_id=lead_id)
+    assert (disposition.state, disposition.body) == (
+        WriteBack.LOCAL,
+        {"id": lead_id, "status": "Qualified"},
+    )
+
+
+def test_without_javascript_every_field_shows_and_the_server_says_what_goes_where(
+    browser, live_server, django_user_model, add_lead, settings
+):
+    settings.CRF_API_KEY = ""
+    ensure_roles(Group, Permission)
+    user = django_user_model.objects.create_user("officer", password=PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=LOAN_OFFICER))
+    lead_id = add_lead(nameOfBusiness="Plain Bakery")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "officer")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.goto(f"{live_server.url}{reverse('admin:leads_lead_change', args=[lead_id])}")
+    for label in ["Funded amount ($)", "Disqualified because", "Withdrawn because"]:
+        expect(page.get_by_label(label)).to_be_visible()
+
+    page.get_by_label("New status").select_option("Withdrawn")
+    page.get_by_label("Funded amount ($)").fill("5000")
+    page.get_by_role("button", name="Record disposition").click()
+
+    work = page.locator("#work")
+    expect(work).to_contain_text("The disposition was not recorded")
+    expect(work.locator(".field-fundedAmount")).to_contain_text(
+        "Funding terms go with Funded only."
+    )
+    expect(work.locator(".field-withdrawnReason")).to_contain_text("Say why the lead is Withdrawn.")
+    expect(page.get_by_label("Funded amount ($)")).to_have_value("5000")  # as typed
+    page.screenshot(path=SHOTS / "officer-disposition-without-javascript.png", full_page=True)
+    assert not Disposition.objects.exists()
+    context.close()

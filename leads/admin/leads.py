@@ -1,35 +1,38 @@
 """The loan officers' workspace for CRF leads: the lead list, its filters, and a lead's page.
 
 Every row here comes from CRF Connect, so the admin shows and never edits: staff own the
-assigned officer and the notes, written through `leads.workspace`.
+assigned officer and the notes, written through `leads.workspace`, and the dispositions they
+record, which `leads.dispositions` writes back to CRF.
 """
 
-from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Q
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
+from django.utils.timesince import timesince
 from django.utils.translation import ngettext
 
 from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uuid_or_none
 from leads import export, firewall, workspace
-from leads.choices import FRAUD_BANDS, STATUS_COLOURS, WITHHELD_FROM, fraud_band
+from leads.choices import FRAUD_BANDS, WITHHELD_FROM, WriteBack, fraud_band
+from leads.dispositions import crf_api
+from leads.dispositions import services as dispositions
+from leads.dispositions.forms import FUNDING_TERMS, REASONS, DispositionForm
 from leads.models import (
     ANY_PROBLEMS,
     LEAD_SEARCH_FIELDS,
     ExportLog,
     Lead,
-    LeadNote,
     LeadSearchText,
-    StatusChange,
 )
 
+from . import timeline
 from .display import (
     EMPTY,
     as_json,
@@ -38,8 +41,12 @@ from .display import (
     clipped,
     delivery_link,
     fields_as_sent,
+    money,
     pre,
     problem_list,
+    two_truths,
+    when,
+    write_back,
 )
 
 
@@ -108,25 +115,21 @@ PERMISSION_FIELDS = {
 # The query-string lookups a list filter makes of a field (Django's choices, related, boolean
 # and date filters): `status__exact`, `matched_product__id__exact`, `date_created__gte`, …
 FILTER_LOOKUPS = ("exact", "isnull", "id__exact", "gte", "lt")
-
-
-class StatusHistoryInline(ViewOnly, admin.TabularInline):
-    model = StatusChange
-    verbose_name_plural = "status history"
-    fields = ["changed_at", "from_status", "to_status", "delivery_link"]
-    readonly_fields = fields  # an inline's formset is built from its fields even when view-only
-    ordering = ["delivery_id"]  # receipt order: the order the history is built in
-
-    def get_fields(self, request, obj=None):
-        if request.user.has_perm("leads.view_leaddelivery"):
-            return self.fields
-        return [
-            field for field in self.fields if field != "delivery_link"
-        ]  # a link they can't open
-
-    @admin.display(description="Delivery")
-    def delivery_link(self, change: StatusChange):
-        return delivery_link(change.delivery_id)  # the id alone: no query for the body
+# What a lead's page reads besides the lead: joined into the one query that fetches it.
+PAGE_RELATED = [
+    "matched_product",
+    "product_set",
+    "lead_source",
+    "service_partner",
+    "assigned_officer",
+    "disposition",
+]
+# The disposition form's fields that go with one status only (the others go with any):
+# leads/static/leads/disposition_form.js shows them when that status is chosen.
+FIELD_STATUSES = {
+    **{name: "Funded" for name in FUNDING_TERMS},
+    **{name: status for status, name in REASONS.items()},
+}
 
 
 @admin.register(Lead)
@@ -162,7 +165,8 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         DataProblemsFilter,
         ("date_created", admin.DateFieldListFilter),
     ]
-    list_select_related = ["matched_product", "service_partner", "assigned_officer"]
+    # The status column reads the lead's newest disposition: joined, not a query per row.
+    list_select_related = ["matched_product", "service_partner", "assigned_officer", "disposition"]
     search_fields = LEAD_SEARCH_FIELDS  # shows the search box; get_search_results searches them
     search_help_text = (
         "Business, first or last name, email or phone; "
@@ -171,7 +175,6 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter value, over the whole table
-    inlines = [StatusHistoryInline]
     actions = ["export_selected", "assign_to_me", "unassign"]
     change_list_template = "admin/leads/lead/change_list.html"
     change_form_template = "admin/leads/lead/change_form.html"
@@ -199,6 +202,11 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
                 self.admin_site.admin_view(self.add_note_view),
                 name="leads_lead_note",
             ),
+            path(
+                "<uuid:lead_id>/disposition/",
+                self.admin_site.admin_view(self.disposition_view),
+                name="leads_lead_disposition",
+            ),
         ]
         return own + super().get_urls()
 
@@ -207,6 +215,9 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
 
     def has_assign_permission(self, request) -> bool:
         return request.user.has_perm("leads.assign_lead")
+
+    def has_disposition_permission(self, request) -> bool:
+        return request.user.has_perm("leads.add_disposition")
 
     @admin.action(description="Export selected leads to CSV", permissions=["export"])
     def export_selected(self, request, queryset):
@@ -244,26 +255,75 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         except ValueError as exc:
             self.message_user(request, str(exc), messages.WARNING)
             return HttpResponseRedirect(lead_page)  # the top, where messages show
-        return HttpResponseRedirect(lead_page + "#notes")
+        return HttpResponseRedirect(lead_page + "#timeline")
+
+    def disposition_view(self, request, lead_id):
+        """Work this lead: record the status staff set, and queue its write-back to CRF."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_disposition_permission(request):
+            raise PermissionDenied
+        lead = get_object_or_404(Lead, pk=lead_id)
+        form = DispositionForm(request.POST)
+        if not form.is_valid():
+            # The lead's page again, with the form as typed and its errors. The change view
+            # reads a POST as a save of the change form (refused: leads are read-only).
+            request.method = "GET"
+            return self.change_view(request, str(lead.pk), extra_context={"work_form": form})
+        disposition = dispositions.record(lead, form.body(lead.pk), request.user)
+        # Without a broker the write-back ran right after the commit (with one it is waiting
+        # for a worker): say where it is.
+        disposition.refresh_from_db()
+        failed = disposition.state == WriteBack.FAILED
+        self.message_user(
+            request,
+            f"Recorded {disposition.status} — {write_back(disposition)}.",
+            messages.WARNING if failed else messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
 
     def changelist_view(self, request, extra_context=None):
         extra = {"can_export": self.has_export_permission(request), **(extra_context or {})}
         return super().changelist_view(request, extra_context=extra)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        notes = LeadNote.objects.filter(lead_id=object_id).select_related("author")
-        extra = {
-            "notes": notes,
-            "can_add_note": request.user.has_perm("leads.add_leadnote"),
-            "duplicates": _possible_duplicates(object_id),
-            **(extra_context or {}),
-        }
-        return super().change_view(request, object_id, form_url, extra_context=extra)
+    def get_object(self, request, object_id, from_field=None):
+        lead_id = uuid_or_none(str(object_id))
+        if lead_id is None:
+            return None
+        queryset = self.get_queryset(request).select_related(*PAGE_RELATED)
+        return queryset.filter(pk=lead_id).first()
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Django's change form posts to form_url, else to the address shown: after a refused
+        # disposition that is the disposition's.
+        form_url = form_url or reverse("admin:leads_lead_change", args=[object_id])
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(self._work_context(request, obj, context.get("work_form")))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _work_context(self, request, lead: Lead, form: DispositionForm | None) -> dict:
+        """The page's summary, its actions and its timeline, above CRF's fields."""
+        can_work = self.has_disposition_permission(request)
+        form = form or DispositionForm()
+        return {
+            "summary": _summary(lead),
+            "timeline": timeline.for_lead(lead, request.user),
+            "can_add_note": request.user.has_perm("leads.add_leadnote"),
+            "work_form": form if can_work else None,
+            "work_rows": [(form[name], FIELD_STATUSES.get(name, "")) for name in form.fields],
+            "crf_configured": crf_api.configured(),
+            "duplicates": _possible_duplicates(lead),
+        }
+
+    # CRF's fields, below the summary and the timeline: each group folded until opened.
     fieldsets = [
         (
-            None,
+            "At CRF",
             {
+                "classes": ["collapse"],
                 "fields": fields_as_sent(
                     "id",
                     "status",
@@ -271,12 +331,13 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
                     "date_created",
                     "lead_owner",
                     "delivery_log",
-                )
+                ),
             },
         ),
         (
             "Applicant",
             {
+                "classes": ["collapse"],
                 "fields": fields_as_sent(
                     "first_name",
                     "last_name",
@@ -286,12 +347,13 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
                     "preferred_contact_time",
                     "how_did_you_hear",
                     "ownership_demographic_types",
-                )
+                ),
             },
         ),
         (
             "Business",
             {
+                "classes": ["collapse"],
                 "fields": fields_as_sent(
                     "name_of_business",
                     "business_type",
@@ -301,12 +363,13 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
                     "revenue_last_year",
                     "revenue_projected",
                     "net_profit",
-                )
+                ),
             },
         ),
         (
             "Request",
             {
+                "classes": ["collapse"],
                 "fields": fields_as_sent(
                     "requested_amount",
                     "use_of_proceeds",
@@ -316,23 +379,25 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
                     "disqualified_reason",
                     "withdrawn_reason",
                     "other_reason_text",
-                )
+                ),
             },
         ),
         (
             "Credit",
             {
+                "classes": ["collapse"],
                 "fields": fields_as_sent(
                     "fico_score",
                     "prior_bankruptcies",
                     "fraud_score",
                     "ip_address",
-                )
+                ),
             },
         ),
         (
             "Location",
             {
+                "classes": ["collapse"],
                 "fields": fields_as_sent(
                     "address_line1",
                     "address_line2",
@@ -345,12 +410,13 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
                     "longitude",
                     "cra_eligible_tract",
                     "is_cdfi_investment_area",
-                )
+                ),
             },
         ),
         (
-            "Funding",
+            "Funding (as CRF has it)",
             {
+                "classes": ["collapse"],
                 "fields": fields_as_sent(
                     "funded_amount",
                     "funded_interest_rate",
@@ -360,23 +426,29 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
                     "funded_date",
                     "will_receive_technical_assistance",
                     "technical_assistance_options",
-                )
+                ),
             },
         ),
         (
             "Matched product & partners",
             {
+                "classes": ["collapse"],
                 "fields": fields_as_sent(
                     "matched_product",
                     "product_set",
                     "lead_source",
                     "service_partner",
-                )
+                ),
             },
         ),
-        ("Credit alerts (CRS)", {"fields": ["credit_alerts"]}),
-        ("Data problems", {"fields": ["problems", "restricted_problems"]}),
-        ("Extra keys CRF sent", {"fields": ["extra_keys", "restricted_extra_keys"]}),
+        (
+            "Data problems",
+            {"classes": ["collapse"], "fields": ["problems", "restricted_problems"]},
+        ),
+        (
+            "Extra keys CRF sent",
+            {"classes": ["collapse"], "fields": ["extra_keys", "restricted_extra_keys"]},
+        ),
         (
             "Record",
             {
@@ -419,15 +491,26 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
             for field, permission in PERMISSION_FIELDS.items()
             if not request.user.has_perm(permission)
         }
+        problems = obj is not None and bool(
+            obj.data_problems
+            or (firewall.may_see(request.user) and obj.restricted.get(firewall.RESTRICTED_PROBLEMS))
+        )
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            (
+                name,
+                {
+                    **options,
+                    "fields": [f for f in options["fields"] if f not in hidden],
+                    # Problems, when there are any, are open: they say what to doubt.
+                    **({"classes": []} if problems and name == "Data problems" else {}),
+                },
+            )
             for name, options in self.fieldsets
         ]
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description="Status (CRF · ours)", ordering="status")
     def status_badge(self, lead: Lead):
-        label = lead.get_status_display() or EMPTY
-        return badge(label, STATUS_COLOURS.get(lead.status, "#6b7280"))
+        return two_truths(lead, cell=True)
 
     @admin.display(description="Business", ordering="name_of_business")
     def business(self, lead: Lead):
@@ -465,46 +548,17 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
 
     @admin.display(description="Requested", ordering="requested_amount")
     def requested(self, lead: Lead) -> str:
-        return EMPTY if lead.requested_amount is None else f"${lead.requested_amount:,.2f}"
+        return money(lead.requested_amount)
 
     @admin.display(description="Fraud score", ordering="fraud_score")
     def fraud(self, lead: Lead) -> str:
-        if lead.fraud_score is None:
-            return EMPTY
-        score = f"{lead.fraud_score.normalize():f}"
-        band = fraud_band(lead.fraud_score)
-        if band is None:  # below 0: CRF's scores run from 0 to 1
-            return score
-        withheld = " (withheld)" if lead.fraud_score >= WITHHELD_FROM else ""
         # "0.93 (withheld)" may take two lines in the list (leads/static/leads/lead_list.css).
-        return badge(f"{score}{withheld}", band.colour, wrap=True)
+        return _fraud_badge(lead)
 
     @admin.display(description="Deliveries")
     def delivery_log(self, lead: Lead):
         url = reverse("admin:leads_leaddelivery_changelist")
         return format_html('<a href="{}?q={}">Every delivery of this lead</a>', url, lead.pk)
-
-    @admin.display(description="Alerts of the CRS users linked to this lead (newest 20)")
-    def credit_alerts(self, lead: Lead):
-        # By name, not by import: the alerts app builds on leads, never the other way round.
-        alert_model = apps.get_model("alerts", "Alert")
-        alerts = (
-            alert_model.objects.filter(user__lead=lead)
-            .select_related("user")
-            .order_by("-time")[:20]
-        )
-        rows = [
-            (
-                f"{alert.time or alert.received_at:%Y-%m-%d %H:%M}",
-                alert.get_type_display() or alert.type or "-",
-                f" from {alert.alert_source}" if alert.alert_source else "",
-                alert.user,
-            )
-            for alert in alerts
-        ]
-        if not rows:
-            return "None"
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{} {}{} — {}</li>", rows))
 
     @admin.display(description="Problems in the newest delivery")
     def problems(self, lead: Lead):
@@ -538,13 +592,64 @@ def _csv_response(request, leads, source: str) -> StreamingHttpResponse:
     return response
 
 
-def _possible_duplicates(lead_id) -> list[Lead]:
+def _possible_duplicates(lead: Lead) -> list[Lead]:
     """Other leads CRF gave the same duplicateId (lead_duplicate_idx)."""
-    duplicate_id = Lead.objects.filter(pk=lead_id).values_list("duplicate_id", flat=True).first()
-    if not duplicate_id:
+    if not lead.duplicate_id:
         return []
     return list(
-        Lead.objects.filter(duplicate_id=duplicate_id)
-        .exclude(pk=lead_id)
+        Lead.objects.filter(duplicate_id=lead.duplicate_id)
+        .exclude(pk=lead.pk)
         .order_by("-date_created")[:20]
     )
+
+
+def _fraud_badge(lead: Lead):
+    if lead.fraud_score is None:
+        return EMPTY
+    score = f"{lead.fraud_score.normalize():f}"
+    band = fraud_band(lead.fraud_score)
+    if band is None:  # below 0: CRF's scores run from 0 to 1
+        return score
+    withheld = " (withheld)" if lead.fraud_score >= WITHHELD_FROM else ""
+    return badge(f"{score}{withheld}", band.colour, wrap=True)
+
+
+def _summary(lead: Lead) -> list[tuple[str, str]]:
+    """The top of a lead's page: (label, HTML) rows, for working the lead at a glance."""
+    name = f"{lead.first_name} {lead.last_name}".strip() or EMPTY
+    contact = [format_html("{}", name)]
+    if lead.email:
+        contact.append(format_html('<a href="mailto:{}">{}</a>', lead.email, lead.email))
+    if lead.phone:
+        dial = "".join(c for c in lead.phone if c.isdigit() or c == "+")
+        contact.append(format_html('<a href="tel:{}">{}</a>', dial, lead.phone))
+    prefers = ", ".join(
+        text
+        for text in (
+            lead.get_preferred_contact_method_display(),
+            lead.get_preferred_contact_time_display(),
+        )
+        if text
+    )
+    if prefers:
+        contact.append(format_html("prefers {}", prefers))
+    band = fraud_band(lead.fraud_score) if lead.fraud_score is not None else None
+    fraud = _fraud_badge(lead)
+    if band is not None:
+        fraud = format_html("{} band {}", fraud, band.label)
+    received = format_html(
+        "{} ago ({}; created at CRF {})",
+        timesince(lead.first_seen_at),
+        when(lead.first_seen_at),
+        when(lead.date_created),
+    )
+    return [
+        ("Business", lead.name_of_business or EMPTY),
+        ("Contact", format_html_join(" · ", "{}", ((part,) for part in contact))),
+        ("Status", two_truths(lead)),
+        ("Fraud score", fraud),
+        ("Requested amount", money(lead.requested_amount)),
+        ("Matched product", str(lead.matched_product or EMPTY)),
+        ("Assigned officer", str(lead.assigned_officer or "Nobody yet")),
+        ("Received", received),
+    ]

@@ -206,16 +206,20 @@ def test_values_crf_added_later_are_shown_as_sent(admin_client, add_lead):
 # --- Lead page -------------------------------------------------------------------------------
 
 
-def test_the_lead_page_shows_the_status_history_in_receipt_order(admin_client, sample_lead):
+def test_the_lead_page_shows_the_status_history_in_receipt_order_newest_first(
+    admin_client, sample_lead
+):
     for status in ["Matched", "Contacted", "Funded"]:
         services.receive_lead(json.dumps({**sample_lead, "status": status}).encode())
     services.process_lead(uuid.UUID(sample_lead["id"]))
 
     page = admin_client.get(lead_change_url(sample_lead["id"])).text
-    history = page.split('id="status_changes-group"')[1]
+    timeline = page.split('id="timeline"')[1]
 
-    shown = re.findall(r'class="field-to_status">\s*<p>(.*?)</p>', history)
-    assert shown == ["Matched", "Contacted", "Funded"]
+    shown = re.findall(
+        r'class="entry status">.*?<div class="what">Status (.*?)</div>', timeline, re.S
+    )
+    assert shown == ["Contacted → Funded", "Matched → Contacted", "(new lead) → Matched"]
 
 
 def test_the_lead_page_lists_the_data_problems(admin_client, add_lead):
