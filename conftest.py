@@ -100,12 +100,12 @@ def add_lead(sample_lead):
 def linked_person(add_lead, django_user_model):
     """A CRS user linked to a lead that is assigned to a loan officer; both have email addresses."""
     from alerts.models import CRSUser
-    from leads import workspace
     from leads.models import Lead
+    from leads.ownership import services as ownership
 
     lead = Lead.objects.get(pk=add_lead())
     officer = django_user_model.objects.create_user("officer", "officer@lender.example", "x")
-    workspace.assign(Lead.objects.filter(pk=lead.pk), officer)
+    ownership.assign(Lead.objects.filter(pk=lead.pk), officer, by=None)
     return CRSUser.objects.create(
         id=uuid.uuid4(), lead=lead, name="Bob Lastnameson", email="bob@somecompany.com"
     )

@@ -5,6 +5,8 @@ CRF is the source of truth for every field below except the timestamps of our ow
 change only through `leads.services`.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -327,6 +329,19 @@ class Lead(models.Model):
     @property
     def is_removed(self) -> bool:
         return self.state == choices.State.REMOVED
+
+    @property
+    def is_open(self) -> bool:
+        """Still worked: the same test as OPEN, in Python."""
+        return self.status in choices.OPEN_STATUSES and not self.is_removed
+
+    @property
+    def is_overdue(self) -> bool:
+        """Open, never contacted, and older than LEAD_FIRST_CONTACT_HOURS."""
+        if not self.is_open or self.first_contact_at is not None or self.date_created is None:
+            return False
+        limit = timedelta(hours=settings.LEAD_FIRST_CONTACT_HOURS)
+        return timezone.now() - self.date_created > limit
 
 
 class LeadDelivery(RawDelivery):

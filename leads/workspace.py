@@ -1,15 +1,7 @@
-"""Staff-owned work on leads: the assigned officer and the notes. CRF never writes these, and
-processing a lead update never touches them."""
-
-from django.db.models import QuerySet
+"""Staff-owned work on leads: the notes. CRF never writes them, and processing a lead update never
+touches them. (The assigned officer is leads.ownership's.)"""
 
 from .models import Lead, LeadNote
-
-
-def assign(leads: QuerySet, officer) -> int:
-    """Give leads to a loan officer (None: unassign). A single UPDATE: it waits for, and never
-    undoes, a lead update being applied (processing locks the row and saves only CRF's fields)."""
-    return leads.update(assigned_officer=officer)
 
 
 def add_note(lead: Lead, author, text: str) -> LeadNote:

@@ -21,11 +21,11 @@ from playwright.sync_api import expect
 from alerts import services as alert_services
 from alerts.models import CRSUser, NotificationRule
 from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
-from leads import workspace
 from leads.choices import WriteBack
 from leads.dispositions import services as dispositions
 from leads.intake import services
 from leads.models import Disposition, ExportLog, Lead, LeadDelivery, LeadNote
+from leads.ownership import services as ownership
 from tests.crf_api import problem
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/lib/chromium/chromium")
@@ -182,7 +182,7 @@ def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
         add_lead(status="Disqualified"),
     ]
     officer = django_user_model.objects.create_user("christopherson", "chris@lender.example", "x")
-    workspace.assign(Lead.objects.filter(pk__in=lead_ids[:2]), officer)
+    ownership.assign(Lead.objects.filter(pk__in=lead_ids[:2]), officer, by=None)
     # The status column's longest words: a disposition CRF refused, beneath CRF's status.
     settings.CRF_API_KEY = ""
     disposition = dispositions.record(
@@ -285,14 +285,14 @@ def test_a_loan_officer_assigns_leads_to_themselves_and_unassigns_one(
     officer = officer_or_manager(LOAN_OFFICER).pk
     page.goto(f"{live_server.url}/admin/leads/lead/")
 
-    run_action(page, "Assign selected leads to me", "First Bakery", "Second Bakery")
-    expect(page.locator(".messagelist")).to_contain_text("Assigned 2 leads to you.")
+    run_action(page, "Take selected leads (assign to me)", "First Bakery", "Second Bakery")
+    expect(page.locator(".messagelist")).to_contain_text("You took 2 leads.")
     assigned = dict(Lead.objects.values_list("pk", "assigned_officer"))
     assert assigned == {first: officer, second: officer, third: None}
     row = page.locator("#result_list tbody tr", has_text="First Bakery")
     expect(row.locator("td.field-officer")).to_have_text("officer")
 
-    run_action(page, "Unassign selected leads", "First Bakery")
+    run_action(page, "Release selected leads (unassign)", "First Bakery")
     expect(page.locator(".messagelist")).to_contain_text("Unassigned 1 lead.")
     assigned = dict(Lead.objects.values_list("pk", "assigned_officer"))
     assert assigned == {first: None, second: officer, third: None}

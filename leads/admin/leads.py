@@ -16,11 +16,10 @@ from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.timesince import timesince
-from django.utils.translation import ngettext
 
 from leadcrm.admin import EstimatedCountPaginator, PresenceFilter, ViewOnly, uuid_or_none
 from leads import export, firewall, workspace
-from leads.choices import FRAUD_BANDS, WITHHELD_FROM, WriteBack, fraud_band
+from leads.choices import FRAUD_BANDS, WITHHELD_FROM, ActivityKind, WriteBack, fraud_band
 from leads.dispositions import crf_api
 from leads.dispositions import services as dispositions
 from leads.dispositions.forms import FUNDING_TERMS, REASONS, DispositionForm
@@ -31,8 +30,9 @@ from leads.models import (
     Lead,
     LeadSearchText,
 )
+from leads.ownership import services as ownership_services
 
-from . import timeline
+from . import ownership, timeline
 from .display import (
     EMPTY,
     as_json,
@@ -48,6 +48,7 @@ from .display import (
     when,
     write_back,
 )
+from .ownership import ActivityForm, FirstContactFilter, FollowUpFilter, OfficerFilter
 
 
 class FraudBandFilter(admin.SimpleListFilter):
@@ -148,6 +149,9 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         "created",
     ]
     list_filter = [
+        OfficerFilter,
+        FirstContactFilter,
+        FollowUpFilter,
         "status",
         "state",
         FraudBandFilter,
@@ -175,7 +179,7 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter value, over the whole table
-    actions = ["export_selected", "assign_to_me", "unassign"]
+    actions = ["export_selected", "take_selected", "give_selected", "release_selected"]
     change_list_template = "admin/leads/lead/change_list.html"
     change_form_template = "admin/leads/lead/change_form.html"
 
@@ -201,6 +205,16 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
                 "<uuid:lead_id>/note/",
                 self.admin_site.admin_view(self.add_note_view),
                 name="leads_lead_note",
+            ),
+            path(
+                "<uuid:lead_id>/assign/",
+                self.admin_site.admin_view(self.assign_view),
+                name="leads_lead_assign",
+            ),
+            path(
+                "<uuid:lead_id>/activity/",
+                self.admin_site.admin_view(self.activity_view),
+                name="leads_lead_activity",
             ),
             path(
                 "<uuid:lead_id>/disposition/",
@@ -230,20 +244,12 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
         changelist = self.get_changelist_instance(request)
         return _csv_response(request, changelist.get_queryset(request), ExportLog.Source.LIST)
 
-    @admin.action(description="Assign selected leads to me", permissions=["assign"])
-    def assign_to_me(self, request, queryset):
-        count = workspace.assign(queryset, request.user)
-        self.message_user(
-            request,
-            ngettext("Assigned %d lead to you.", "Assigned %d leads to you.", count) % count,
-        )
+    def has_reassign_permission(self, request) -> bool:
+        return request.user.has_perm("leads.reassign_lead")
 
-    @admin.action(description="Unassign selected leads", permissions=["assign"])
-    def unassign(self, request, queryset):
-        count = workspace.assign(queryset, None)
-        self.message_user(
-            request, ngettext("Unassigned %d lead.", "Unassigned %d leads.", count) % count
-        )
+    take_selected = ownership.take_selected
+    release_selected = ownership.release_selected
+    give_selected = ownership.give_selected
 
     def add_note_view(self, request, lead_id):
         lead = get_object_or_404(Lead, pk=lead_id)
@@ -256,6 +262,57 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
             self.message_user(request, str(exc), messages.WARNING)
             return HttpResponseRedirect(lead_page)  # the top, where messages show
         return HttpResponseRedirect(lead_page + "#timeline")
+
+    def assign_view(self, request, lead_id):
+        """Take the lead, release it, or (managers) give it to an officer."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_assign_permission(request):
+            raise PermissionDenied
+        lead = get_object_or_404(Lead, pk=lead_id)
+        leads = Lead.objects.filter(pk=lead.pk)
+        choice = request.POST.get("officer", "")
+        try:
+            if choice == "me":
+                changed = ownership_services.take(leads, request.user)
+            elif choice == "none":
+                changed = ownership_services.release(leads, request.user)
+            else:
+                officer = ownership_services.officers().filter(pk=_int(choice)).first()
+                if officer is None:
+                    raise ownership_services.NotAllowed("Choose an active officer.")
+                changed = ownership_services.give(leads, officer, request.user)
+        except ownership_services.NotAllowed as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+            changed = None
+        if changed == 0:
+            self.message_user(
+                request,
+                "Nothing changed: the lead is someone else's (a lending manager can reassign it)"
+                " or already so.",
+                messages.WARNING,
+            )
+        elif changed:
+            lead.refresh_from_db()
+            self.message_user(request, f"Assigned officer: {lead.assigned_officer or 'nobody'}.")
+        return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
+
+    def activity_view(self, request, lead_id):
+        """Log a call, email or meeting, with its outcome and the next action."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("leads.add_activity"):
+            raise PermissionDenied
+        lead = get_object_or_404(Lead, pk=lead_id)
+        form = ActivityForm(request.POST)
+        if not form.is_valid():
+            request.method = "GET"
+            return self.change_view(request, str(lead.pk), extra_context={"activity_form": form})
+        ownership_services.log_activity(lead, request.user, **form.cleaned_data)
+        self.message_user(request, f"Logged: {form.summary()}.")
+        return HttpResponseRedirect(
+            reverse("admin:leads_lead_change", args=[lead.pk]) + "#timeline"
+        )
 
     def disposition_view(self, request, lead_id):
         """Work this lead: record the status staff set, and queue its write-back to CRF."""
@@ -301,10 +358,20 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            context.update(self._work_context(request, obj, context.get("work_form")))
+            context.update(
+                self._work_context(
+                    request, obj, context.get("work_form"), context.get("activity_form")
+                )
+            )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def _work_context(self, request, lead: Lead, form: DispositionForm | None) -> dict:
+    def _work_context(
+        self,
+        request,
+        lead: Lead,
+        form: DispositionForm | None,
+        activity_form: ActivityForm | None = None,
+    ) -> dict:
         """The page's summary, its actions and its timeline, above CRF's fields."""
         can_work = self.has_disposition_permission(request)
         form = form or DispositionForm()
@@ -314,6 +381,8 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
             "can_add_note": request.user.has_perm("leads.add_leadnote"),
             "work_form": form if can_work else None,
             "work_rows": [(form[name], FIELD_STATUSES.get(name, "")) for name in form.fields],
+            "activity_form": _activity_form(request, activity_form),
+            "assign": _assign_choices(request, lead),
             "crf_configured": crf_api.configured(),
             "duplicates": _possible_duplicates(lead),
         }
@@ -531,7 +600,16 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
 
     @admin.display(description="Assigned officer", ordering="assigned_officer")
     def officer(self, lead: Lead):
-        return clipped(lead.assigned_officer)
+        if lead.next_action_at is None:
+            return clipped(lead.assigned_officer)
+        due = timezone.template_localtime(lead.next_action_at)
+        late = lead.next_action_at < timezone.now()
+        return format_html(
+            '{}<span class="next-action{}">next: {}</span>',
+            clipped(lead.assigned_officer),
+            " overdue" if late else "",
+            formats.date_format(due, "SHORT_DATETIME_FORMAT"),
+        )
 
     @admin.display(description="Date created", ordering="date_created")
     def created(self, lead: Lead):
@@ -539,11 +617,22 @@ class LeadAdmin(ViewOnly, admin.ModelAdmin):
             return EMPTY
         when = timezone.template_localtime(lead.date_created)
         # The date and the time each stay whole; the cell breaks between them when narrow.
-        return format_html(
+        created = format_html(
             '<time datetime="{}"><span>{}</span> <span>{}</span></time>',
             when.isoformat(),
             formats.date_format(when, "DATE_FORMAT"),
             formats.time_format(when, "TIME_FORMAT"),
+        )
+        if not lead.is_open or lead.first_contact_at is not None:
+            return created
+        # Speed to lead: an open lead nobody has contacted yet, and how long it has waited.
+        mark = "overdue" if lead.is_overdue else "untouched"
+        return format_html(
+            '{}<span class="age {}">{} · {}</span>',
+            created,
+            mark,
+            timesince(lead.date_created).split(",")[0],
+            mark,
         )
 
     @admin.display(description="Requested", ordering="requested_amount")
@@ -614,15 +703,59 @@ def _fraud_badge(lead: Lead):
     return badge(f"{score}{withheld}", band.colour, wrap=True)
 
 
+def _int(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def _activity_form(request, bound: ActivityForm | None) -> ActivityForm | None:
+    """The "Log a call, email or meeting" form: `?log=call` (the links beside the phone number
+    and the email address) chooses the kind."""
+    if not request.user.has_perm("leads.add_activity"):
+        return None
+    if bound is not None:
+        return bound
+    kind = request.GET.get("log", "")
+    return ActivityForm(initial={"kind": kind} if kind in ActivityKind.values else None)
+
+
+def _assign_choices(request, lead: Lead) -> dict | None:
+    """What the page offers about the officer: take, release, or (managers) give to anyone."""
+    user = request.user
+    if not user.has_perm("leads.assign_lead"):
+        return None
+    manager = user.has_perm("leads.reassign_lead")
+    mine = lead.assigned_officer_id == user.pk
+    free = lead.assigned_officer_id is None
+    return {
+        "can_take": not mine and (free or manager),
+        "can_release": not free and (mine or manager),
+        "officers": list(ownership_services.officers()) if manager else [],
+    }
+
+
 def _summary(lead: Lead) -> list[tuple[str, str]]:
     """The top of a lead's page: (label, HTML) rows, for working the lead at a glance."""
     name = f"{lead.first_name} {lead.last_name}".strip() or EMPTY
     contact = [format_html("{}", name)]
     if lead.email:
-        contact.append(format_html('<a href="mailto:{}">{}</a>', lead.email, lead.email))
+        contact.append(
+            format_html(
+                '<a href="mailto:{}">{}</a> <a class="log-link" href="?log=email#log-activity">'
+                "log email</a>",
+                lead.email,
+                lead.email,
+            )
+        )
     if lead.phone:
         dial = "".join(c for c in lead.phone if c.isdigit() or c == "+")
-        contact.append(format_html('<a href="tel:{}">{}</a>', dial, lead.phone))
+        contact.append(
+            format_html(
+                '<a href="tel:{}">{}</a> <a class="log-link" href="?log=call#log-activity">'
+                "log call</a>",
+                dial,
+                lead.phone,
+            )
+        )
     prefers = ", ".join(
         text
         for text in (
@@ -652,4 +785,21 @@ def _summary(lead: Lead) -> list[tuple[str, str]]:
         ("Matched product", str(lead.matched_product or EMPTY)),
         ("Assigned officer", str(lead.assigned_officer or "Nobody yet")),
         ("Received", received),
+        ("First contact", _first_contact(lead)),
+        ("Next action", when(lead.next_action_at) if lead.next_action_at else "None planned"),
     ]
+
+
+def _first_contact(lead: Lead) -> str:
+    if lead.first_contact_at is not None:
+        waited = timesince(lead.date_created, lead.first_contact_at) if lead.date_created else ""
+        return format_html(
+            "{}{}", when(lead.first_contact_at), f" ({waited} after)" if waited else ""
+        )
+    if not lead.is_open:
+        return "None"
+    if lead.is_overdue:
+        return format_html(
+            '<span class="overdue">Overdue: untouched for {}</span>', timesince(lead.date_created)
+        )
+    return "Not yet"

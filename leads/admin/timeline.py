@@ -1,7 +1,8 @@
 """A lead's one timeline, newest first: CRF's status changes, the lender's dispositions with their
-write-back to CRF, staff notes, and the credit alerts of the CRS users linked to the lead.
+write-back to CRF, assignments, logged activities, staff notes, and the credit alerts of the CRS
+users linked to the lead.
 
-Four queries whatever the history's length (one per kind, each on its lead index); alerts are
+Six queries whatever the history's length (one per kind, each on its lead index); alerts are
 cut to the newest ALERT_LIMIT, since CRS sends them nightly for as long as a person is watched.
 """
 
@@ -12,19 +13,19 @@ from django.apps import apps
 from django.urls import reverse
 
 from leads.dispositions.forms import describe
-from leads.models import Disposition, Lead, LeadNote, StatusChange
+from leads.models import Activity, Disposition, Lead, LeadAssignment, LeadNote, StatusChange
 
-from .display import EMPTY, write_back
+from .display import EMPTY, when, write_back
 
 ALERT_LIMIT = 20
 # Within one moment, the order things happen in: CRF's update, then what staff did about it.
-_RANK = {"alert": 0, "status": 1, "disposition": 2, "note": 3}
+_RANK = {"alert": 0, "status": 1, "assignment": 2, "activity": 3, "disposition": 4, "note": 5}
 
 
 @dataclass(frozen=True)
 class Entry:
     at: datetime
-    kind: str  # status, disposition, note, alert: the CSS class of its row
+    kind: str  # status, assignment, activity, disposition, note, alert: its row's CSS class
     heading: str  # who or what: "CRF", "Disposition by officer", …
     text: str  # what happened, in words
     outcome: str = ""  # a disposition's write-back
@@ -43,6 +44,8 @@ def for_lead(lead: Lead, user) -> list[Entry]:
     entries = [
         *_status_changes(lead, user),
         *_dispositions(lead),
+        *_assignments(lead),
+        *_activities(lead),
         *_notes(lead),
         *_alerts(lead, user),
     ]
@@ -94,6 +97,56 @@ def crf_problem(problem: dict) -> str:
     if problem.get("errors"):
         text = f"{text} ({problem['errors']})" if text else str(problem["errors"])
     return text
+
+
+def _assignments(lead: Lead) -> list[Entry]:
+    rows = LeadAssignment.objects.filter(lead=lead).select_related(
+        "from_officer", "to_officer", "by", "rule"
+    )
+    entries = []
+    for change in rows:
+        was, now = _name(change.from_officer) or "Nobody", _name(change.to_officer) or "nobody"
+        entries.append(
+            Entry(
+                at=change.at,
+                kind="assignment",
+                heading=_assigned_by(change),
+                text=f"{was} → {now}",
+                order=change.pk,
+            )
+        )
+    return entries
+
+
+def _assigned_by(change: LeadAssignment) -> str:
+    if change.rule_id:
+        return f"Routed by rule “{change.rule}”"
+    return f"Assigned by {change.by}" if change.by_id else "Assigned automatically"
+
+
+def _activities(lead: Lead) -> list[Entry]:
+    rows = Activity.objects.filter(lead=lead).select_related("author")
+    entries = []
+    for activity in rows:
+        text = activity.get_outcome_display()
+        if activity.note:
+            text += f"\n{activity.note}"
+        if activity.next_action_at:
+            text += f"\nNext action: {when(activity.next_action_at)}"
+        entries.append(
+            Entry(
+                at=activity.at,
+                kind="activity",
+                heading=f"{activity.get_kind_display()} by {activity.author or '(deleted user)'}",
+                text=text,
+                order=activity.pk,
+            )
+        )
+    return entries
+
+
+def _name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else ""
 
 
 def _notes(lead: Lead) -> list[Entry]:

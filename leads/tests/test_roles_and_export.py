@@ -115,7 +115,7 @@ def test_officers_assign_leads_and_a_lead_update_never_undoes_it(
 ):
     officer = login("Loan officer")
     lead_id = add_lead()
-    client.post(LEADS, {"action": "assign_to_me", "_selected_action": [lead_id]})
+    client.post(LEADS, {"action": "take_selected", "_selected_action": [lead_id]})
     assert Lead.objects.get(pk=lead_id).assigned_officer == officer
 
     services.receive_lead(json.dumps({**sample_lead, "id": lead_id, "status": "Reviewed"}).encode())
