@@ -76,17 +76,24 @@ def broker(tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture
-def crf(settings):
-    """A test CRF for one test, and this process's settings pointing at it (the sweep reads the
-    claim timeout from them)."""
+@pytest.fixture(scope="module")
+def crf_server():
     server = CRF()
-    settings.CRF_API_URL = server.url
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def crf(crf_server, settings):
+    """The module's test CRF, its script emptied, and this process's settings pointing at it
+    (the sweep reads the claim timeout from them). Lead ids are each test's own."""
+    with crf_server._lock:
+        crf_server._script.clear()  # what a failed test left
+    settings.CRF_API_URL = crf_server.url
     settings.CRF_API_KEY = KEY
     settings.CRF_PARTNER_ROUTE = ROUTE
     settings.CRF_API_TIMEOUT = TIMEOUT
-    yield server
-    server.close()
+    return crf_server
 
 
 class Workers:
@@ -123,21 +130,29 @@ class Workers:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture
-def workers(broker, crf, service_env, tmp_path):
+@pytest.fixture(scope="module")
+def module_workers(broker, crf_server, service_env, tmp_path_factory):
+    """One worker for the module (a test that kills it starts the next)."""
     env = {
         **service_env,
         "CELERY_BROKER_URL": f"redis://127.0.0.1:{broker.port}/0",
-        "CRF_API_URL": crf.url,
+        "CRF_API_URL": crf_server.url,
         "CRF_API_KEY": KEY,
         "CRF_PARTNER_ROUTE": ROUTE,
         "CRF_API_TIMEOUT": str(TIMEOUT),
         "LOG_LEVEL": "INFO",
     }
     with ExitStack() as stack:
-        workers = Workers(env, tmp_path / "worker.log", stack)
+        workers = Workers(env, tmp_path_factory.mktemp("worker") / "worker.log", stack)
         workers.start()
         yield workers
+
+
+@pytest.fixture
+def workers(module_workers, crf):
+    if module_workers.process.poll() is not None:
+        pytest.fail(f"the worker exited with code {module_workers.process.returncode}")
+    return module_workers
 
 
 @pytest.fixture
@@ -162,6 +177,17 @@ def row(disposition: Disposition) -> Disposition:
 
 def state_of(disposition: Disposition) -> str:
     return row(disposition).state
+
+
+def wait_for_outcome(disposition: Disposition, timeout: float = 20) -> Disposition:
+    """The write-back once it is out of the outbox (sent, failed)."""
+    wait_until(
+        lambda: state_of(disposition) not in services.IN_OUTBOX,
+        timeout=timeout,
+        interval=0.02,
+        message=f"write-back {disposition.status} to leave the outbox",
+    )
+    return row(disposition)
 
 
 def wait_for_state(disposition: Disposition, state: str, timeout: float = 20) -> Disposition:
@@ -262,6 +288,7 @@ def test_a_worker_killed_while_crf_answers_is_replaced_and_crf_gets_the_update_o
     workers, crf, officer, add_lead
 ):
     lead_id = add_lead()
+    before = len(crf.requests)
     crf.script(Answer(delay=3, apply=True))  # CRF takes it and answers late
 
     disposition = record(lead_id, officer, status="Reviewed")
@@ -292,7 +319,7 @@ def test_a_worker_killed_while_crf_answers_is_replaced_and_crf_gets_the_update_o
     assert claim_age >= services.claim_timeout()
     assert crf.applied(lead_id) == ["Reviewed"]
     assert crf.posted(lead_id) == [body_of(lead_id, status="Reviewed")]  # read back, not posted
-    assert [r.method for r in crf.requests] == ["POST", "GET"]
+    assert [r.method for r in crf.requests[before:]] == ["POST", "GET"]
     assert (sent.attempts, sent.uncertain, sent.error) == (2, False, "")
     assert (sent.crf_status, sent.confirmed_by) == ("Reviewed", Confirmation.READ_BACK)
     assert_key_kept_secret(workers)
@@ -302,6 +329,7 @@ def test_dispositions_recorded_while_the_broker_is_down_are_sent_once_after_its_
     workers, broker, crf, officer, add_lead
 ):
     lead_ids = [add_lead() for _ in range(3)]
+    before = len(crf.requests)
     broker.stop()
     stopped = time.monotonic()
     try:
@@ -313,7 +341,7 @@ def test_dispositions_recorded_while_the_broker_is_down_are_sent_once_after_its_
             answered.append(time.monotonic() - started)
         assert [state_of(d) for d in dispositions] == [WriteBack.PENDING] * 3
         time.sleep(1)
-        assert crf.requests == []
+        assert crf.requests[before:] == []
     finally:
         broker.start()
     outage = time.monotonic() - stopped
@@ -345,8 +373,8 @@ def test_a_503_storm_with_retry_after_ends_in_one_update_and_waits_as_told(
     workers, crf, officer, add_lead
 ):
     lead_id = add_lead()
-    storm = 4
-    crf.script(*[Answer(503, headers={"Retry-After": "1"})] * storm)
+    told = [1, 2, 1, 1]  # Retry-After of each 503, in seconds
+    crf.script(*[Answer(503, headers={"Retry-After": str(seconds)}) for seconds in told])
 
     started = time.monotonic()
     disposition = record(lead_id, officer, status="Qualified")
@@ -356,14 +384,13 @@ def test_a_503_storm_with_retry_after_ends_in_one_update_and_waits_as_told(
     arrivals = [r.at for r in requests_of(crf, lead_id)]
     gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
     print(
-        f"\n{storm} × 503 then 200 in {took:.2f} s; gaps between POSTs "
-        + ", ".join(f"{gap:.2f}" for gap in gaps)
-        + " s"
+        f"\n{len(told)} × 503 (Retry-After {told} s) then 200 in {took:.2f} s; gaps between "
+        "POSTs " + ", ".join(f"{gap:.2f}" for gap in gaps) + " s"
     )
-    assert len(arrivals) == storm + 1
-    assert min(gaps) >= 1.0  # Retry-After: 1
+    assert len(arrivals) == len(told) + 1
+    assert all(gap >= seconds for gap, seconds in zip(gaps, told, strict=True)), gaps
     assert crf.applied(lead_id) == ["Qualified"]
-    assert (sent.attempts, sent.error, sent.problem) == (storm + 1, "", {})
+    assert (sent.attempts, sent.error, sent.problem) == (len(told) + 1, "", {})
     assert_key_kept_secret(workers)
 
 
@@ -395,7 +422,7 @@ def test_a_409_fails_with_crfs_problem_until_resent(workers, crf, officer, add_l
 def test_two_dispositions_of_a_lead_go_one_at_a_time_in_order(workers, crf, officer, add_lead):
     # The second recorded while CRF is still answering the first.
     lead_id = add_lead()
-    crf.script(Answer(delay=1.5))
+    crf.script(Answer(delay=1.5, apply=True))  # a slow 200
     first = record(lead_id, officer, status="Reviewed")
     wait_until(
         lambda: requests_of(crf, lead_id), timeout=10, interval=0.01, message="the first POST"
@@ -415,7 +442,7 @@ def test_two_dispositions_of_a_lead_go_one_at_a_time_in_order(workers, crf, offi
 
     # Both recorded at once: in order, one at a time, or the first superseded unsent.
     other = add_lead()
-    crf.script(Answer(delay=1.5))
+    crf.script(Answer(delay=1.5, apply=True))  # a slow 200
     older = record(other, officer, status="Reviewed")
     newer = record(other, officer, status="Qualified")
     newer = wait_for_state(newer, WriteBack.SENT)
@@ -429,4 +456,27 @@ def test_two_dispositions_of_a_lead_go_one_at_a_time_in_order(workers, crf, offi
         assert [r.body["status"] for r in posts] == ["Reviewed", "Qualified"]
         assert posts[1].at >= older.sent_at.timestamp()
     print(f"recorded together: the older one {older.get_state_display().lower()}")
+    assert_key_kept_secret(workers)
+
+
+@pytest.mark.parametrize("redirect", [302, 307])
+def test_a_redirect_is_not_followed_with_the_key(workers, crf, officer, add_lead, redirect):
+    # requests would follow it with the x-api-key header, and a 302 would become a GET whose
+    # 200 passed for the update taken.
+    lead_id = add_lead()
+    elsewhere = CRF()
+    try:
+        elsewhere.statuses[lead_id] = "Reviewed"  # a GET there would answer 200
+        location = f"{elsewhere.url}/api/v1/{ROUTE}/leads?leadId={lead_id}"
+        crf.script(Answer(redirect, headers={"Location": location}))
+
+        disposition = record(lead_id, officer, status="Reviewed")
+        failed = wait_for_outcome(disposition)
+        assert [(r.method, r.headers.get("x-api-key")) for r in elsewhere.requests] == []
+    finally:
+        elsewhere.close()
+    assert failed.state == WriteBack.FAILED
+    assert failed.error.startswith(f"CRF answered {redirect}")
+    assert "redirect, not followed" in failed.error
+    assert crf.applied(lead_id) == []
     assert_key_kept_secret(workers)
