@@ -9,6 +9,8 @@ test run takes these tasks.
 """
 
 import json
+import random
+import socket
 import sys
 import time
 import uuid
@@ -25,7 +27,7 @@ from leads.dispositions import services
 from leads.dispositions.forms import DispositionForm
 from leads.models import Disposition, Lead, LeadDelivery
 
-from .conftest import free_port, kill_with_children, running, wait_until
+from .conftest import kill_with_children, running, wait_until
 from .crf_api import CRF, KEY, ROUTE, Answer, problem
 from .test_crf_intake_integration import post
 from .test_recovery_integration import RedisServer
@@ -65,9 +67,23 @@ def publishing_to(url: str):
         app.conf.update(saved)
 
 
+def port_outside_the_ephemeral_range() -> int:
+    """A free port the system never hands out on its own (bind to port 0, a connect's source
+    port): while this module's broker is stopped, no other socket takes its port."""
+    for _ in range(100):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    pytest.fail("no free port between 20000 and 32000")
+
+
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
-    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
+    server = RedisServer(port_outside_the_ephemeral_range(), tmp_path_factory.mktemp("redis"))
     server.start()
     try:
         with publishing_to(f"redis://127.0.0.1:{server.port}/0"):
@@ -152,7 +168,10 @@ def module_workers(broker, crf_server, service_env, tmp_path_factory):
 def workers(module_workers, crf):
     if module_workers.process.poll() is not None:
         pytest.fail(f"the worker exited with code {module_workers.process.returncode}")
-    return module_workers
+    start = len(module_workers.output())
+    yield module_workers
+    # Shown when the test fails: what the worker logged meanwhile.
+    print("\nThe worker's log during the test:\n" + module_workers.output()[start:][-20000:])
 
 
 @pytest.fixture
