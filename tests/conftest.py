@@ -1,6 +1,7 @@
 """A real Celery worker process on the test database, for integration tests."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,9 +28,11 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.2, message: s
 
 
 @contextmanager
-def running(command: list[str], env: dict[str, str], ready, what: str):
-    """A process of ours, started, waited for until `ready()`, and always stopped."""
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+def running(command: list[str], env: dict[str, str], ready, what: str, output=None):
+    """A process of ours, started, waited for until `ready()`, and always stopped. `output`: an
+    open file its stdout and stderr go to (to read its log), else the test run's own."""
+    streams = {"stdout": output, "stderr": subprocess.STDOUT} if output else {}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, **streams)
 
     def up() -> bool:
         if process.poll() is not None:
@@ -42,6 +45,31 @@ def running(command: list[str], env: dict[str, str], ready, what: str):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def kill_with_children(process: subprocess.Popen) -> None:
+    """SIGKILL a process and its children at once (a Celery worker and its pool), as a lost
+    host or the OOM killer would: nothing of theirs runs a cleanup."""
+    pids = [process.pid, *children_of(process.pid)]
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait(timeout=10)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (name) state ppid …": the name may hold spaces, so split after its ")".
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 @pytest.fixture(scope="session")

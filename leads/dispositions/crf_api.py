@@ -49,9 +49,16 @@ def configured() -> bool:
 
 
 def update_lead(body: dict) -> Sent | Retry | Refused:
-    """POST {CRF_API_URL}/api/v1/{route}/leads with a disposition's body."""
+    """POST {CRF_API_URL}/api/v1/{route}/leads with a disposition's body.
+
+    Redirects are not followed, here or in `read_lead`: requests would carry the x-api-key header
+    to wherever Location points, and turn a POST answered 301/302 into a GET whose 200 would pass
+    for the update taken. A redirect is Refused: a person checks CRF_API_URL."""
     try:
-        response = _session().post(_leads_url(), json=body, timeout=settings.CRF_API_TIMEOUT)
+        with _session() as session:
+            response = session.post(
+                _leads_url(), json=body, timeout=settings.CRF_API_TIMEOUT, allow_redirects=False
+            )
     except requests.ConnectTimeout:
         return Retry("CRF did not accept the connection in time")
     except requests.ConnectionError as exc:
@@ -67,9 +74,13 @@ def update_lead(body: dict) -> Sent | Retry | Refused:
 def read_lead(lead_id) -> ReadBack | Retry | Refused:
     """GET {CRF_API_URL}/api/v1/{route}/leads?leadId=…: the status CRF shows for the lead."""
     try:
-        response = _session().get(
-            _leads_url(), params={"leadId": str(lead_id)}, timeout=settings.CRF_API_TIMEOUT
-        )
+        with _session() as session:
+            response = session.get(
+                _leads_url(),
+                params={"leadId": str(lead_id)},
+                timeout=settings.CRF_API_TIMEOUT,
+                allow_redirects=False,
+            )
     except requests.RequestException as exc:
         return Retry(f"Could not read the lead from CRF ({_reason(exc)})")
     if response.status_code >= 300:
@@ -100,6 +111,8 @@ def _failure(response: requests.Response) -> Retry | Refused:
         return Retry(error, after=_retry_after(response.headers.get("Retry-After")))
     if response.status_code in (401, 403):
         error += " (check CRF_API_KEY and CRF_PARTNER_ROUTE)"
+    elif 300 <= response.status_code < 400:
+        error += " (a redirect, not followed: check CRF_API_URL)"
     return Refused(error, problem)
 
 
