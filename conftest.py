@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 # The session-wide `azurite` fixture (the Azure Storage emulator the pull tests read from) and
-# `crf_api`, a test CRF Lead Management API the write-back tests send to.
-pytest_plugins = ["tests.azurite", "tests.crf_api"]
+# `crf_api`, a test CRF Lead Management API the write-back tests send to; Chromium's `browser`
+# and `logged_in` for the browser tests.
+pytest_plugins = ["tests.azurite", "tests.crf_api", "tests.browser"]
 
 SAMPLE_LEAD = Path(__file__).parent / "leads" / "samples" / "crf_lead.json"
 SAMPLE_BATCH = Path(__file__).parent / "alerts" / "samples" / "crs_batch.json"
