@@ -593,6 +593,8 @@ class Disposition(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = "write-back to CRF"
+        verbose_name_plural = "write-backs to CRF"
         permissions = [("resend_disposition", "Can resend write-backs to CRF")]
         indexes = [
             # A lead's dispositions in order: its timeline, and the head of its outbox.
