@@ -6,8 +6,12 @@ For each size, a PostgreSQL database `leadcrm_bench_<size>` filled by `seed_demo
 --seed 1` (kept, and reused while it holds that many leads; --fresh rebuilds it: a million
 takes a quarter of an hour). Then, at each size, in fresh processes:
 - pages as a loan officer, through the whole admin view and template (Django's test client):
-  the list alone, with each filter, with each search, and a lead's page; median of --repeat
-  after one warm-up request;
+  the list alone, with each filter (the ownership ones included: my leads, unassigned, untouched,
+  overdue, follow-ups due), with each search, a lead's page, and the front page's worklist (as
+  the officer, and as a manager, who also sees the team and the unassigned leads); median of
+  --repeat after one warm-up request. Before the first run at a size, one lead in ten is given
+  to the benchmark's officer, half of those contacted and a fifth with a follow-up, in one
+  UPDATE each (kept with the database);
 - `export_leads` of every lead: its time and its process's peak memory (max RSS), against
   `psql \\copy` of the same columns in the same order, a database writing CSV with no app.
 Targets (issue "workspace"): each page at the large size ≤ 2× its time at the small size;
@@ -153,11 +157,15 @@ def measure_pages(repeat: int) -> dict:
 
     from leads.models import Lead
 
-    client = Client()
-    client.force_login(officer())
-    cases = page_cases(Lead)
+    client, manager = Client(), Client()
+    me = officer()
+    client.force_login(me)
+    manager.force_login(officer("bench-manager", manager=True))
+    give_leads(me)
+    cases = [(name, url, client) for name, url in page_cases(Lead)]
+    cases += [("worklist (officer)", "/admin/", client), ("worklist (manager)", "/admin/", manager)]
     timings = {}
-    for name, url in cases:
+    for name, url, client in cases:
         client.get(url)  # warm-up: caches, plans, pages of the indexes
         times, rows = [], 0
         for _ in range(repeat):
@@ -171,17 +179,43 @@ def measure_pages(repeat: int) -> dict:
     return timings
 
 
-def officer():
+def officer(username: str = "bench-officer", manager: bool = False):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from leads.roles import LOAN_OFFICER  # the group the roles migration made
+    from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER
 
-    user, _ = get_user_model().objects.get_or_create(
-        username="bench-officer", defaults={"is_staff": True}
-    )
-    user.groups.set([Group.objects.get(name=LOAN_OFFICER)])
+    role = LENDING_MANAGER if manager else LOAN_OFFICER
+
+    user, _ = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True})
+    user.groups.set([Group.objects.get(name=role)])
     return user
+
+
+def give_leads(user) -> None:
+    """One lead in ten to the officer (by its id's hash, so the same ones each time), half of
+    them contacted a few hours after creation, a fifth with a follow-up; once per database."""
+    from django.db import connection
+
+    from leads.models import Lead
+
+    if Lead.objects.filter(assigned_officer=user).exists():
+        return
+    table = Lead._meta.db_table
+    bucket = "abs(hashtext(id::text)) % 100"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET assigned_officer_id = %s WHERE {bucket} < 10", [user.pk]
+        )
+        cursor.execute(
+            f"UPDATE {table} SET first_contact_at = date_created + interval '5 hours'"
+            f" WHERE {bucket} < 5"
+        )
+        cursor.execute(
+            f"UPDATE {table} SET next_action_at = now() - interval '1 hour' * ({bucket} - 5)"
+            f" WHERE {bucket} BETWEEN 5 AND 6"
+        )
+        cursor.execute(f"ANALYZE {table}")
 
 
 def page_cases(Lead) -> list[tuple[str, str]]:
@@ -220,6 +254,12 @@ def page_cases(Lead) -> list[tuple[str, str]]:
         ("filter: CRA-eligible tract", {"cra_eligible_tract__exact": "1"}),
         ("filter: CDFI investment area", {"is_cdfi_investment_area__exact": "1"}),
         ("filter: data problems", {"problems": "yes"}),
+        ("filter: my leads", {"officer": "me"}),
+        ("filter: unassigned", {"officer": "none"}),
+        ("filter: untouched", {"contact": "untouched"}),
+        ("filter: overdue first contact", {"contact": "overdue"}),
+        ("filter: my overdue first contacts", {"officer": "me", "contact": "overdue"}),
+        ("filter: my follow-ups due", {"officer": "me", "follow_up": "due"}),
         ("filter: created, past 7 days", {"date_created__gte": str(week_ago)}),
         (
             "filters: status + fraud + product",
