@@ -202,18 +202,20 @@ def give_leads(user) -> None:
     if Lead.objects.filter(assigned_officer=user).exists():
         return
     table = Lead._meta.db_table
-    bucket = "abs(hashtext(id::text)) % 100"
+    bucket = "abs(hashtext(id::text)) %% 100"
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET assigned_officer_id = %s WHERE {bucket} < 10", [user.pk]
         )
         cursor.execute(
             f"UPDATE {table} SET first_contact_at = date_created + interval '5 hours'"
-            f" WHERE {bucket} < 5"
+            f" WHERE {bucket} < 5",
+            [],
         )
         cursor.execute(
             f"UPDATE {table} SET next_action_at = now() - interval '1 hour' * ({bucket} - 5)"
-            f" WHERE {bucket} BETWEEN 5 AND 6"
+            f" WHERE {bucket} BETWEEN 5 AND 6",
+            [],
         )
         cursor.execute(f"ANALYZE {table}")
 
