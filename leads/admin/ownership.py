@@ -43,9 +43,9 @@ class FirstContactFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("untouched", "Untouched (open, never contacted)"),
+            ("untouched", "Not yet (open leads)"),
             ("overdue", f"Overdue (over {worklist.target().total_seconds() / 3600:g} h)"),
-            ("contacted", "Contacted"),
+            ("contacted", "Made"),
         ]
 
     def queryset(self, request, queryset):
