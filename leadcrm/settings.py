@@ -240,6 +240,27 @@ CELERY_BEAT_SCHEDULE["pull-crf-leads"] = {
     "options": {"expires": CRF_AZURE_POLL_SECONDS},  # a backlog of missed pulls is one pull
 }
 
+# --- Ownership and speed to lead (docs/contract.md#17-ownership-and-speed-to-lead) ---------------
+# Hours within which a new lead should be first contacted; older untouched ones are overdue.
+LEAD_FIRST_CONTACT_HOURS = env.int("LEAD_FIRST_CONTACT_HOURS", default=24)
+if LEAD_FIRST_CONTACT_HOURS < 1:
+    raise ImproperlyConfigured(
+        f"LEAD_FIRST_CONTACT_HOURS must be at least 1, not {LEAD_FIRST_CONTACT_HOURS}"
+    )
+# Where people reach this instance, for links in emails: the first ALLOWED_HOSTS over HTTPS.
+SITE_URL = (
+    env.str("SITE_URL", default="")
+    or ("http://127.0.0.1:8000" if DEBUG or not ALLOWED_HOSTS else f"https://{ALLOWED_HOSTS[0]}")
+).rstrip("/")
+# The morning digest, at this hour of TIME_ZONE.
+LEAD_DIGEST_HOUR = env.int("LEAD_DIGEST_HOUR", default=7)
+if not 0 <= LEAD_DIGEST_HOUR <= 23:
+    raise ImproperlyConfigured(f"LEAD_DIGEST_HOUR must be 0 to 23, not {LEAD_DIGEST_HOUR}")
+CELERY_BEAT_SCHEDULE["morning-digests"] = {
+    "task": "leads.ownership.send_digests",
+    "schedule": crontab(hour=LEAD_DIGEST_HOUR, minute=0),
+}
+
 # --- Dispositions written back to CRF (docs/contract.md#16-dispositions) -----------------------
 # CRF's Lead Management API: the QA host by default; production is https://connect.crfusa.com.
 CRF_API_URL = env.str("CRF_API_URL", default="https://qa.connect.crfusa.com").rstrip("/")
