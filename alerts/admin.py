@@ -13,11 +13,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
 from leadcrm.admin import (
+    FIT_LIST_CSS,
     EstimatedCountPaginator,
     PresenceFilter,
     ViewOnly,
     problem_list,
     uuid_or_none,
+    when,
 )
 from leads.admin.display import clipped
 from leads.models import Lead
@@ -86,16 +88,16 @@ class OnMyLeadsFilter(admin.SimpleListFilter):
 
 @admin.register(Alert)
 class AlertAdmin(ViewOnly, admin.ModelAdmin):
-    # Long texts come as `clipped` cells: alerts/static/alerts/alert_list.css fits the columns
-    # beside both sidebars on a 1400-px screen.
+    # Long texts come as `clipped` cells, dates as `when`: leadcrm/static/leadcrm/fit_list.css
+    # fits the columns beside both sidebars on a 1400-px screen. The host id (one per CRS host,
+    # the same on nearly every row) is a filter and on the alert's page, not a column.
     list_display = [
-        "time",
+        "sent",
         "type_label",
         "person",
         "lead_link",
-        "alert_date",
+        "dated",
         "source",
-        "host",
         "error",
         "handled",
     ]
@@ -120,7 +122,7 @@ class AlertAdmin(ViewOnly, admin.ModelAdmin):
     readonly_fields = ["lead_link", "alert_date_sent", "extra", "listed_problems", "handled"]
 
     class Media:
-        css = {"all": ["alerts/alert_list.css"]}
+        css = FIT_LIST_CSS
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -180,6 +182,14 @@ class AlertAdmin(ViewOnly, admin.ModelAdmin):
         extra = {"can_handle": self.has_handle_permission(request), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
+    @admin.display(description="Time", ordering="time")
+    def sent(self, alert: Alert):
+        return when(alert.time)
+
+    @admin.display(description="Alert date", ordering="alert_date")
+    def dated(self, alert: Alert):
+        return when(alert.alert_date)
+
     @admin.display(description="Type", ordering="type")
     def type_label(self, alert: Alert) -> str:
         return alert.get_type_display() or alert.type or "-"
@@ -202,10 +212,6 @@ class AlertAdmin(ViewOnly, admin.ModelAdmin):
     @admin.display(description="Source", ordering="alert_source")
     def source(self, alert: Alert):
         return clipped(alert.alert_source)
-
-    @admin.display(description="Host id", ordering="host_id")
-    def host(self, alert: Alert):
-        return clipped(alert.host_id)
 
     @admin.display(description="Error code", ordering="error_code")
     def error(self, alert: Alert):

@@ -19,7 +19,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from alerts import services as alert_services
-from alerts.models import CRSUser, NotificationRule
+from alerts.models import Alert, CRSUser, NotificationRule
 from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
 from leads import workspace
 from leads.intake import services
@@ -210,6 +210,91 @@ def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
     expect(page.get_by_title(business)).to_have_count(1)
     expect(page.get_by_title(product)).to_have_count(2)
     expect(page.get_by_title(partner)).to_have_count(1)
+
+
+def long_rows_in_every_list(add_lead, sample_lead, sample_batch, django_user_model) -> None:
+    """Rows with the longest texts each list shows: names, ids, errors, filters, notes."""
+    business = "Twin Cities Artisanal Sourdough Bakery and Community Coffee Roasters LLC"
+    lead_id = add_lead(nameOfBusiness=business)
+    officer = django_user_model.objects.create_user("christopherson-vandenberghe", is_staff=True)
+    items = [
+        {
+            **item,
+            "alert_source": "Experian Consumer Credit Monitoring Service (Premium Tier)",
+            "error_code": "REG-104-IDENTITY-VERIFICATION-FAILED-AT-BUREAU",
+        }
+        for item in sample_batch
+    ]
+    alert_services.receive_alerts(json.dumps(items).encode())
+    CRSUser.objects.filter(pk=sample_batch[0]["user_id"]).update(
+        name="Maximiliana Vandenberghe-Oyelaran",
+        email="maximiliana.vandenberghe@example.org",
+        lead=lead_id,
+    )
+    alert_services.mark_handled(
+        Alert.objects.filter(pk=sample_batch[0]["id"]),
+        django_user_model.objects.create_superuser("supervisor-of-credit-alerts"),
+        "Called the applicant: she opened the new card herself, nothing to worry about at all.",
+    )
+    services.receive_lead(b'{"id": "' + str(uuid.uuid4()).encode() + b'", "status": 3}')
+    failed = services.receive_lead(json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode())
+    LeadDelivery.objects.filter(pk=failed.delivery.pk).update(
+        outcome="failed",
+        attempts=8,
+        error="OperationalError: could not serialize access due to concurrent update " * 3,
+    )
+    ExportLog.objects.create(
+        user=officer,
+        source=ExportLog.Source.LIST,
+        filters={
+            "status__exact": "Qualified",
+            "matched_product__id__exact": "12",
+            "lead_source__id__exact": "7",
+            "date_created__gte": "2026-11-01T00:00:00+00:00",
+            "q": "bakery coffee roasters minneapolis",
+        },
+        rows=1_234_567,
+        finished_at=timezone.now(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "last_column"),
+    [
+        ("admin:alerts_alert_changelist", "handled"),
+        ("admin:leads_leaddelivery_changelist", "error"),
+        ("admin:leads_exportlog_changelist", "finished"),
+    ],
+)
+def test_the_alert_delivery_and_export_lists_fit_a_1400_px_window_with_both_sidebars_open(
+    logged_in, live_server, add_lead, sample_lead, sample_batch, django_user_model, url, last_column
+):
+    long_rows_in_every_list(add_lead, sample_lead, sample_batch, django_user_model)
+    page = logged_in(LENDING_MANAGER)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'true')")
+
+    page.goto(f"{live_server.url}{reverse(url)}")
+    expect(page.locator("#result_list tbody tr").first).to_be_visible()
+    expect(page.locator("#nav-sidebar")).to_be_visible()
+    expect(page.locator("#changelist-filter")).to_be_visible()
+    page.screenshot(path=SHOTS / f"manager-{url.split(':')[1]}-1400.png")
+
+    # 1385: the window with a classic 15-px vertical scrollbar, which headless Chromium hides.
+    for width in [1400, 1385]:
+        page.set_viewport_size({"width": width, "height": 900})
+        sizes = page.evaluate("""() => {
+            const results = document.querySelector('#changelist-form .results');
+            return {page: document.documentElement.scrollWidth, window: window.innerWidth,
+                    table: results.scrollWidth, box: results.clientWidth};
+        }""")
+        assert sizes["page"] <= sizes["window"] == width, sizes
+        assert sizes["table"] <= sizes["box"], sizes  # Django's `.results` scrolls by itself
+        last_header = page.locator("#result_list thead th").last
+        expect(last_header).to_contain_text(last_column, ignore_case=True)
+        header = last_header.bounding_box()
+        results = page.locator("#changelist-form .results").bounding_box()
+        assert header["x"] + header["width"] <= min(results["x"] + results["width"], width)
 
 
 # --- Every form and action of the two roles, clicked -----------------------------------------
