@@ -221,9 +221,9 @@ class AlertAdmin(ViewOnly, admin.ModelAdmin):
     def handled(self, alert: Alert):
         if alert.handled_at is None:
             return "-"
-        when = formats.date_format(timezone.template_localtime(alert.handled_at), "DATETIME_FORMAT")
+        at = formats.date_format(timezone.template_localtime(alert.handled_at), "DATETIME_FORMAT")
         by = alert.handled_by or "(a former user)"
-        summary = f"{by}, {when}" + (f": {alert.handled_note}" if alert.handled_note else "")
+        summary = f"{by}, {at}" + (f": {alert.handled_note}" if alert.handled_note else "")
         return clipped(summary)
 
     @admin.display(description="Problems")
@@ -355,7 +355,7 @@ class CRSUserAdmin(admin.ModelAdmin):
         rows = [
             (
                 reverse("admin:alerts_alert_change", args=[alert.pk]),
-                f"{alert.time or alert.received_at:%Y-%m-%d %H:%M}",
+                f"{timezone.localtime(alert.time or alert.received_at):%Y-%m-%d %H:%M}",
                 alert.get_type_display() or alert.type or "-",
                 f" from {alert.alert_source}" if alert.alert_source else "",
                 " (handled)" if alert.handled_at else "",

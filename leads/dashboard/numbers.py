@@ -3,7 +3,9 @@
 Each query is one GROUP BY, or one conditional aggregate, over the leads created in a date range,
 optionally within one matched product: PostgreSQL reads the range from lead_created_idx, or from
 lead_product_created_idx when a product is chosen. Python then loops over the groups (statuses,
-weeks, products, partners), never over leads, so a page costs the same with a million of them.
+weeks, products, partners, officers), never over leads, so a page costs the same with a million
+of them. Medians (speed to lead) are one window query per chart that returns each group's middle
+rows only: the same SQL on PostgreSQL and SQLite.
 """
 
 from dataclasses import dataclass
