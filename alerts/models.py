@@ -5,6 +5,7 @@ import functools
 import uuid
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -94,9 +95,21 @@ class Alert(models.Model):
     problems = models.JSONField(default=list, blank=True)  # fields stored empty, and why
     received_at = models.DateTimeField()
     processed_at = models.DateTimeField(null=True, blank=True)  # notifications done
+    # Staff-owned (alerts.services.mark_handled): who dealt with the alert, when, and how.
+    handled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    handled_note = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["-time"]
+        permissions = [("handle_alert", "Can mark alerts handled")]
         indexes = [
             models.Index(fields=["type", "-time"], name="alert_type_time_idx"),
             models.Index(fields=["user", "-time"], name="alert_user_time_idx"),
@@ -107,6 +120,10 @@ class Alert(models.Model):
             # The sweep: alerts whose notifications are not done yet.
             models.Index(
                 fields=["received_at"], condition=Q(processed_at=None), name="alert_pending_idx"
+            ),
+            # The "Not handled" filter: the alerts nobody has dealt with yet, newest first.
+            models.Index(
+                fields=["-time"], condition=Q(handled_at=None), name="alert_unhandled_idx"
             ),
         ]
 

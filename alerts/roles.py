@@ -2,7 +2,7 @@
 
 from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER
 
-OFFICER = ["view_alert", "view_crsuser"]
+OFFICER = ["view_alert", "view_crsuser", "handle_alert"]
 GRANTS = {
     LOAN_OFFICER: OFFICER,
     LENDING_MANAGER: OFFICER

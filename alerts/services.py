@@ -1,5 +1,6 @@
-"""CRS alert intake, notifications and the silence watch: the domain work behind the webhook,
-the tasks, the admin and the commands."""
+"""CRS alert intake, notifications, the silence watch, and staff's work on alerts (marking them
+handled, linking a CRS user to a lead): the domain work behind the webhook, the tasks, the admin
+and the commands."""
 
 import logging
 import uuid
@@ -10,10 +11,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import DataError, IntegrityError, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from leadcrm.enqueue import enqueue_on_commit
+from leads.models import Lead, LeadSearchText
 
 from . import crs, templating
 from .models import (
@@ -366,3 +369,67 @@ def _manager_emails() -> list[str]:
         superusers = get_user_model().objects.filter(is_active=True, is_superuser=True)
         emails = list(superusers.exclude(email="").values_list("email", flat=True))
     return emails
+
+
+# --- Staff's work on alerts ---------------------------------------------------------------------
+
+HANDLE_PERMISSION = "alerts.handle_alert"
+SUGGESTIONS = 10  # leads suggested per kind of match
+
+
+class NotAllowed(Exception):
+    """The user may not do this; the message says why, for the person."""
+
+
+def mark_handled(alerts: QuerySet, user, note: str = "") -> int:
+    """Mark these alerts handled by `user` now, with a note. Returns how many were not handled
+    yet: one conditional UPDATE, so of two officers marking the same alert the first one keeps
+    it, and an alert handled once is never written over."""
+    if not user.has_perm(HANDLE_PERMISSION):
+        raise NotAllowed("Marking alerts handled needs the loan officer or lending manager role.")
+    note = note.strip()
+    if "\x00" in note:  # PostgreSQL text cannot hold it: refused here, not a 500 there
+        raise ValueError("A note cannot contain a NUL character.")
+    return Alert.objects.filter(pk__in=alerts.values("pk"), handled_at=None).update(
+        handled_at=timezone.now(), handled_by=user, handled_note=note
+    )
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    by_email: list[Lead]
+    by_name: list[Lead]
+
+
+def lead_suggestions(person: CRSUser) -> Suggestions:
+    """Leads this CRS user may be, newest first: those with their email address (on the exact
+    email index), then those with their first and last name (not already found by email)."""
+    by_email = []
+    if person.email.strip():
+        by_email = list(_newest(Lead.objects.filter(email__iexact=person.email.strip())))
+    found = {lead.pk for lead in by_email}
+    return Suggestions(by_email, [lead for lead in _same_name(person.name) if lead.pk not in found])
+
+
+def _same_name(name: str) -> list[Lead]:
+    """Leads whose first name and last name are each a word of `name` (in any case or order:
+    CRS may send "Lastnameson, Bob"). One word alone is too little to tell a person by."""
+    words = {word.strip(",.;").lower() for word in name.split()} - {""}
+    if len(words) < 2:
+        return []
+    named = Lead.objects.alias(
+        search_text=LeadSearchText(), first=Lower("first_name"), last=Lower("last_name")
+    ).filter(
+        # The longest word goes to the search's trigram index (leads migration 0008); the names
+        # are then compared whole on the few leads it finds.
+        search_text__icontains=max(words, key=len),
+        first__in=words,
+        last__in=words,
+    )
+    return list(_newest(named))
+
+
+def _newest(leads: QuerySet) -> QuerySet:
+    return leads.order_by("-date_created").only(
+        "name_of_business", "first_name", "last_name", "email", "status", "date_created"
+    )[:SUGGESTIONS]

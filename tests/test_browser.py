@@ -18,7 +18,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from alerts import services as alert_services
-from alerts.models import CRSUser, NotificationRule
+from alerts.models import Alert, CRSUser, NotificationRule
 from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
 from leads.choices import WriteBack
 from leads.dispositions import services as dispositions
@@ -88,12 +88,20 @@ def test_a_manager_sees_the_dashboard_with_its_charts_drawn(logged_in, live_serv
     page.get_by_role("link", name="Dashboard").first.click()
 
     charts = page.locator("svg[aria-label]")
-    expect(charts).to_have_count(5)
-    for index in range(5):
+    expect(charts).to_have_count(9)
+    for index in range(9):
         box = charts.nth(index).bounding_box()
         assert box and box["width"] > 300 and box["height"] > 50  # drawn, not empty
     assert page.locator("svg rect").count() > 10
     page.screenshot(path=SHOTS / "manager-dashboard.png", full_page=True)
+
+    # A bar is a link to its leads: the matched product's Funded bar.
+    funded = page.locator("#chart-conversion-matched-product svg a").nth(2)
+    expect(funded.locator("rect title")).to_contain_text("2 of 4 reached Funded")
+    funded.locator("rect").click()
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Funded")
 
 
 def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
@@ -167,6 +175,91 @@ def test_the_lead_list_fits_a_1400_px_window_with_both_sidebars_open(
     expect(page.get_by_title("Disqualified — failed: CRF answered 409", exact=False)).to_have_count(
         1
     )
+
+
+def long_rows_in_every_list(add_lead, sample_lead, sample_batch, django_user_model) -> None:
+    """Rows with the longest texts each list shows: names, ids, errors, filters, notes."""
+    business = "Twin Cities Artisanal Sourdough Bakery and Community Coffee Roasters LLC"
+    lead_id = add_lead(nameOfBusiness=business)
+    officer = django_user_model.objects.create_user("christopherson-vandenberghe", is_staff=True)
+    items = [
+        {
+            **item,
+            "alert_source": "Experian Consumer Credit Monitoring Service (Premium Tier)",
+            "error_code": "REG-104-IDENTITY-VERIFICATION-FAILED-AT-BUREAU",
+        }
+        for item in sample_batch
+    ]
+    alert_services.receive_alerts(json.dumps(items).encode())
+    CRSUser.objects.filter(pk=sample_batch[0]["user_id"]).update(
+        name="Maximiliana Vandenberghe-Oyelaran",
+        email="maximiliana.vandenberghe@example.org",
+        lead=lead_id,
+    )
+    alert_services.mark_handled(
+        Alert.objects.filter(pk=sample_batch[0]["id"]),
+        django_user_model.objects.create_superuser("supervisor-of-credit-alerts"),
+        "Called the applicant: she opened the new card herself, nothing to worry about at all.",
+    )
+    services.receive_lead(b'{"id": "' + str(uuid.uuid4()).encode() + b'", "status": 3}')
+    failed = services.receive_lead(json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode())
+    LeadDelivery.objects.filter(pk=failed.delivery.pk).update(
+        outcome="failed",
+        attempts=8,
+        error="OperationalError: could not serialize access due to concurrent update " * 3,
+    )
+    ExportLog.objects.create(
+        user=officer,
+        source=ExportLog.Source.LIST,
+        filters={
+            "status__exact": "Qualified",
+            "matched_product__id__exact": "12",
+            "lead_source__id__exact": "7",
+            "date_created__gte": "2026-11-01T00:00:00+00:00",
+            "q": "bakery coffee roasters minneapolis",
+        },
+        rows=1_234_567,
+        finished_at=timezone.now(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "last_column"),
+    [
+        ("admin:alerts_alert_changelist", "handled"),
+        ("admin:leads_leaddelivery_changelist", "error"),
+        ("admin:leads_exportlog_changelist", "finished"),
+    ],
+)
+def test_the_alert_delivery_and_export_lists_fit_a_1400_px_window_with_both_sidebars_open(
+    logged_in, live_server, add_lead, sample_lead, sample_batch, django_user_model, url, last_column
+):
+    long_rows_in_every_list(add_lead, sample_lead, sample_batch, django_user_model)
+    page = logged_in(LENDING_MANAGER)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'true')")
+
+    page.goto(f"{live_server.url}{reverse(url)}")
+    expect(page.locator("#result_list tbody tr").first).to_be_visible()
+    expect(page.locator("#nav-sidebar")).to_be_visible()
+    expect(page.locator("#changelist-filter")).to_be_visible()
+    page.screenshot(path=SHOTS / f"manager-{url.split(':')[1]}-1400.png")
+
+    # 1385: the window with a classic 15-px vertical scrollbar, which headless Chromium hides.
+    for width in [1400, 1385]:
+        page.set_viewport_size({"width": width, "height": 900})
+        sizes = page.evaluate("""() => {
+            const results = document.querySelector('#changelist-form .results');
+            return {page: document.documentElement.scrollWidth, window: window.innerWidth,
+                    table: results.scrollWidth, box: results.clientWidth};
+        }""")
+        assert sizes["page"] <= sizes["window"] == width, sizes
+        assert sizes["table"] <= sizes["box"], sizes  # Django's `.results` scrolls by itself
+        last_header = page.locator("#result_list thead th").last
+        expect(last_header).to_contain_text(last_column, ignore_case=True)
+        header = last_header.bounding_box()
+        results = page.locator("#changelist-form .results").bounding_box()
+        assert header["x"] + header["width"] <= min(results["x"] + results["width"], width)
 
 
 # --- Every form and action of the two roles, clicked -----------------------------------------
@@ -376,16 +469,20 @@ def test_a_manager_adds_a_notification_rule_and_changes_it(logged_in, live_serve
 def test_a_manager_links_a_crs_user_to_a_lead_and_the_lead_page_lists_their_alerts(
     logged_in, live_server, add_lead, sample_batch
 ):
-    lead_id = add_lead(nameOfBusiness="Linked Bakery")
+    lead_id = add_lead(nameOfBusiness="Linked Bakery")  # the sample's Bob Lastnameson
+    add_lead(nameOfBusiness="Another Bakery", firstName="Robert", lastName="Other")
     alert_services.receive_alerts(json.dumps(sample_batch).encode())
+    CRSUser.objects.filter(pk=sample_batch[0]["user_id"]).update(name="Bob Lastnameson")
     person = CRSUser.objects.get(pk=sample_batch[0]["user_id"])
     page = logged_in(LENDING_MANAGER)
     page.goto(f"{live_server.url}{reverse('admin:alerts_crsuser_change', args=[person.pk])}")
 
-    # The lead is picked from the lead list the magnifier opens, as staff do.
-    with page.expect_popup() as popup:
-        page.click("#lookup_id_lead")
-    popup.value.locator("#result_list tbody tr", has_text="Linked Bakery").locator("th a").click()
+    # Opened empty, the lead field offers the leads with this person's email, then their name.
+    page.locator(".field-lead .select2-selection").click()
+    expect(page.locator(".select2-results__group").first).to_have_text("Same name")
+    options = page.get_by_role("option")
+    expect(options).to_have_count(1)  # Robert Other is not Bob Lastnameson
+    options.filter(has_text="Linked Bakery").click()
     expect(page.locator("#id_lead")).to_have_value(lead_id)
     page.get_by_role("button", name="Save", exact=True).click()
 
@@ -398,6 +495,39 @@ def test_a_manager_links_a_crs_user_to_a_lead_and_the_lead_page_lists_their_aler
     expect(alerts).to_contain_text("Score refreshed")
     expect(alerts).to_contain_text("from Equifax")
     expect(alerts).not_to_contain_text("Account registration failed")  # another person's
+
+
+def test_a_loan_officer_finds_an_alert_on_their_lead_and_marks_it_handled_with_a_note(
+    logged_in, live_server, add_lead, sample_batch
+):
+    lead_id = add_lead(nameOfBusiness="Watched Bakery")
+    alert_services.receive_alerts(json.dumps(sample_batch).encode())
+    CRSUser.objects.filter(pk=sample_batch[0]["user_id"]).update(lead=lead_id)
+    page = logged_in(LOAN_OFFICER)
+    workspace.assign(Lead.objects.filter(pk=lead_id), officer_or_manager(LOAN_OFFICER))
+
+    page.goto(f"{live_server.url}{reverse('admin:alerts_alert_changelist')}")
+    page.get_by_role("link", name="Alerts on my leads").click()
+    page.get_by_role("link", name="Not handled").click()
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Watched Bakery")
+    rows.filter(has_text="Account alert (credit)").locator("th a").click()
+
+    page.get_by_label("How the alert was handled").fill("Called Bob: he opened the card himself.")
+    page.get_by_role("button", name="Mark handled").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("Marked the alert handled.")
+    expect(page.locator(".field-handled")).to_contain_text(
+        "Called Bob: he opened the card himself."
+    )
+    alert = Alert.objects.get(pk=sample_batch[0]["id"])
+    assert alert.handled_by == officer_or_manager(LOAN_OFFICER)
+    assert alert.handled_note == "Called Bob: he opened the card himself."
+    assert Alert.objects.get(pk=sample_batch[1]["id"]).handled_at is None
+    page.goto(f"{live_server.url}{reverse('admin:alerts_alert_changelist')}?mine=yes&handled=no")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    page.screenshot(path=SHOTS / "officer-alert-handled.png", full_page=True)
 
 
 def test_repeated_wrong_passwords_lock_the_login_until_an_administrator_unlocks_it(

@@ -47,3 +47,9 @@ def test_a_mistyped_boolean_fails_at_start_up():
 def test_a_mistyped_number_fails_at_start_up():
     result = manage("check", **{**PRODUCTION, "LEAD_SWEEP_SECONDS": "soon"})
     assert result.returncode != 0
+
+
+def test_speed_to_lead_hours_below_one_fail_at_start_up():
+    result = manage("check", **{**PRODUCTION, "LEAD_FIRST_CONTACT_HOURS": "0"})
+    assert result.returncode != 0
+    assert "LEAD_FIRST_CONTACT_HOURS must be at least 1, not 0" in result.stderr

@@ -2,23 +2,26 @@
 
 from django.contrib import admin, messages
 from django.db.models import Q
-from django.utils.text import Truncator
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import ngettext
 
-from leadcrm.admin import EstimatedCountPaginator, ViewOnly, uuid_or_none
+from leadcrm.admin import FIT_LIST_CSS, EstimatedCountPaginator, ViewOnly, uuid_or_none, when
 from leads import firewall
 from leads.intake import services
-from leads.models import LeadDelivery
+from leads.models import Lead, LeadDelivery
 
-from .display import as_json, lead_link, pre, problem_list
+from .display import as_json, clipped, lead_link, pre, problem_list
 
 
 @admin.register(LeadDelivery)
 class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
+    # Long texts come as `clipped` cells, dates as `when`: leadcrm/static/leadcrm/fit_list.css
+    # fits the columns beside both sidebars on a 1400-px screen.
     list_display = [
         "id",
-        "received_at",
-        "lead_link",
+        "received",
+        "lead_cell",
         "source",
         "status",
         "outcome",
@@ -34,6 +37,10 @@ class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter value, over the whole table
     actions = ["reprocess"]
+
+    class Media:
+        css = FIT_LIST_CSS
+
     fields = [
         "received_at",
         "lead_link",
@@ -80,13 +87,31 @@ class LeadDeliveryAdmin(ViewOnly, admin.ModelAdmin):
         # A write, so it asks for the change permission this view-only admin otherwise ignores.
         return request.user.has_perm("leads.change_leaddelivery")
 
+    @admin.display(description="Received", ordering="received_at")
+    def received(self, delivery: LeadDelivery):
+        return when(delivery.received_at)
+
     @admin.display(description="Lead", ordering="lead_id")
     def lead_link(self, delivery: LeadDelivery):
         return lead_link(delivery)
 
+    @admin.display(description="Lead", ordering="lead_id")
+    def lead_cell(self, delivery: LeadDelivery):
+        """The list's lead: lead_link, cut to two lines."""
+        if delivery.lead_id is None:
+            return "-"  # rejected: the body named no lead
+        try:
+            lead = delivery.lead  # None with select_related when the lead row is not there yet
+        except Lead.DoesNotExist:
+            lead = None
+        if lead is None:
+            return clipped(f"{delivery.lead_id} (not created yet)")
+        url = reverse("admin:leads_lead_change", args=[delivery.lead_id])
+        return format_html('<a href="{}">{}</a>', url, clipped(lead))
+
     @admin.display(description="Error")
-    def short_error(self, delivery: LeadDelivery) -> str:
-        return Truncator(delivery.error).chars(80)
+    def short_error(self, delivery: LeadDelivery):
+        return clipped(delivery.error)
 
     @admin.display(description="Body (pretty-printed when it is JSON)")
     def raw_body(self, delivery: LeadDelivery):

@@ -4,14 +4,18 @@ that the templates under admin/leads/charts/ only print what they are given (inl
 import math
 import zlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.urls import reverse
 
 from leads import choices
 from leads.choices import Status
 
 from . import numbers
-from .numbers import Group, ProductAmounts, Weekly
+from .numbers import STAGES, Conversion, Group, ProductAmounts, Speed, Weekly
 
 WIDTH = 640  # every chart's viewBox width; the page scales it to the column
 STATUS_COLOURS = choices.STATUS_COLOURS  # the same colours as the lead list's badges
@@ -83,6 +87,7 @@ class Bar:
     css: str  # colour class
     title: str  # the tooltip, exact
     text: str = ""  # the value written after a horizontal bar
+    url: str = ""  # the lead list filtered to the bar's leads
 
     @property
     def end(self) -> float:
@@ -179,7 +184,7 @@ def horizontal_bars(
     table: Table,
     legend: list[tuple[str, str]] | None = None,
 ) -> Chart:
-    """rows: (label, [(value, css, tooltip, text) per series]), drawn top to bottom."""
+    """rows: (label, [(value, css, tooltip, text[, url]) per series]), drawn top to bottom."""
     series = max((len(bars) for _, bars in rows), default=1)
     row_height = series * BAR_HEIGHT + (series - 1) * BAR_GAP + ROW_GAP
     left, right, top = LABEL_WIDTH, WIDTH - VALUE_WIDTH, ROW_GAP / 2
@@ -195,10 +200,8 @@ def horizontal_bars(
                 label,
                 y + (row_height - ROW_GAP) / 2,
                 [
-                    _hbar(
-                        left, y + i * (BAR_HEIGHT + BAR_GAP), value, ticks[-1], plot, css, tip, text
-                    )
-                    for i, (value, css, tip, text) in enumerate(bars)
+                    _hbar(left, y + i * (BAR_HEIGHT + BAR_GAP), ticks[-1], plot, *bar)
+                    for i, bar in enumerate(bars)
                 ],
             )
         )
@@ -220,11 +223,11 @@ def horizontal_bars(
     )
 
 
-def _hbar(x, y, value, top_tick, plot, css, title, text) -> Bar:
+def _hbar(x, y, top_tick, plot, value, css, title, text, url="") -> Bar:
     width = scale(value, top_tick, plot)
     if value and width < 1:
         width = 1.0  # a small value still shows
-    return Bar(x, y, width, BAR_HEIGHT, css, title, text)
+    return Bar(x, y, width, BAR_HEIGHT, css, title, text, url)
 
 
 # Stacked columns: ticks on the left, a label under each column, its total above it.
@@ -293,21 +296,67 @@ def stacked_columns(
 # --- The dashboard's charts ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The leads the dashboard shows, as the lead list filters them: a bar links to its leads
+    with the list's own filter parameters (docs/contract.md#12-the-fair-lending-firewall: the
+    list takes no other lookup)."""
+
+    date_from: date
+    date_to: date
+    product_id: int | None = None
+
+    def url(self, *pairs: tuple[str, object], date_from=None, date_to=None) -> str:
+        start, end = date_from or self.date_from, date_to or self.date_to
+        params = [
+            ("date_created__gte", numbers.start_of(start).isoformat()),
+            ("date_created__lt", numbers.start_of(end + timedelta(days=1)).isoformat()),
+        ]
+        if self.product_id is not None:
+            params.append(("matched_product__id__exact", self.product_id))
+        params += [pair for pair in pairs if pair not in params]
+        return reverse("admin:leads_lead_changelist") + "?" + urlencode(params)
+
+
 def charts(date_from: date, date_to: date, product_id: int | None = None) -> list[Chart]:
     """Every chart of the dashboard, for leads created in the range (and matched to the product)."""
+    scope = Scope(date_from, date_to, product_id)
     return [
-        funnel_chart(numbers.funnel(date_from, date_to, product_id)),
+        funnel_chart(numbers.funnel(date_from, date_to, product_id), scope),
         weekly_chart(numbers.weekly(date_to, product_id)),
         amounts_chart(numbers.amounts_by_product(date_from, date_to, product_id)),
         fraud_chart(numbers.fraud_bands(date_from, date_to, product_id)),
         partners_chart(numbers.service_partners(date_from, date_to, product_id)),
+        speed_by_officer_chart(numbers.speed_by_officer(date_from, date_to, product_id), scope),
+        speed_by_week_chart(numbers.speed_by_week(date_to, product_id), scope),
+        conversion_chart(
+            numbers.conversion("matched_product", date_from, date_to, product_id),
+            scope,
+            by="matched_product",
+        ),
+        conversion_chart(
+            numbers.conversion("lead_source", date_from, date_to, product_id),
+            scope,
+            by="lead_source",
+        ),
     ]
 
 
-def funnel_chart(counts: list[tuple[str, int]]) -> Chart:
+def funnel_chart(counts: list[tuple[str, int]], scope: Scope | None = None) -> Chart:
     total = sum(leads for _, leads in counts)
     rows = [
-        (status, [(leads, status_css(status), f"{status}: {count_text(leads)}", count_text(leads))])
+        (
+            status,
+            [
+                (
+                    leads,
+                    status_css(status),
+                    f"{status}: {count_text(leads)}",
+                    count_text(leads),
+                    scope.url(("status__exact", status)) if scope else "",
+                )
+            ],
+        )
         for status, leads in counts
     ]
     table = Table(
@@ -459,6 +508,159 @@ def partners_chart(groups: list[Group]) -> Chart:
         tick_text=count_text,
         table=table,
     )
+
+
+# --- Speed to lead and conversion -------------------------------------------------------------
+
+
+def hours_text(hours: float | None) -> str:
+    return "–" if hours is None else f"{hours:g} h"
+
+
+def share_text(share: float | None) -> str:
+    return "–" if share is None else f"{share:.0%}"
+
+
+def speed_table(first: str, rows: list[Speed]) -> Table:
+    hours = settings.LEAD_FIRST_CONTACT_HOURS
+    return Table(
+        [first, "Leads", "Contacted", "Median to first contact", f"Within {hours} h", "Share"],
+        [
+            [
+                row.label,
+                count_text(row.leads),
+                count_text(row.contacted),
+                hours_text(row.median_hours),
+                count_text(row.in_time),
+                share_text(row.share_in_time),
+            ]
+            for row in rows
+        ],
+    )
+
+
+def speed_chart(key: str, title: str, rows: list[Speed], links, table: Table) -> Chart:
+    """A bar per group: the median hours to first contact; after it, that and the share
+    contacted within LEAD_FIRST_CONTACT_HOURS (of the leads where that is known yet)."""
+    hours = settings.LEAD_FIRST_CONTACT_HOURS
+    drawn = [
+        (
+            row.label,
+            [
+                (
+                    row.median_hours or 0,
+                    "s-single",
+                    f"{row.label}: median {hours_text(row.median_hours)} to first contact, "
+                    f"{share_text(row.share_in_time)} contacted within {hours} h "
+                    f"({count_text(row.in_time)} of {count_text(row.known)})",
+                    f"{hours_text(row.median_hours)} · {share_text(row.share_in_time)}",
+                    links(row),
+                )
+            ],
+        )
+        for row in rows
+    ]
+    summary = "; ".join(
+        f"{row.label}: median {hours_text(row.median_hours)}, "
+        f"{share_text(row.share_in_time)} within {hours} h"
+        for row in rows
+        if row.leads
+    )
+    return horizontal_bars(
+        key,
+        title,
+        f"{title}: median hours from creation to first contact. {summary or 'No leads.'}",
+        drawn,
+        axis_label=f"Median hours to first contact (after each bar: the share within {hours} h)",
+        tick_text=lambda tick: f"{tick} h",
+        table=table,
+    )
+
+
+def speed_by_officer_chart(rows: list[Speed], scope: Scope) -> Chart:
+    return speed_chart(
+        "speed-officer",
+        "Speed to lead by assigned officer",
+        rows,
+        lambda row: scope.url(("assigned_officer__id__exact", row.key)) if row.key else "",
+        speed_table("Officer", rows),
+    )
+
+
+def speed_by_week_chart(rows: list[Speed], scope: Scope) -> Chart:
+    def week(row: Speed) -> str:
+        end = min(row.key + timedelta(days=6), scope.date_to)
+        return scope.url(date_from=row.key, date_to=end)
+
+    return speed_chart(
+        "speed-week",
+        f"Speed to lead by week created, {len(rows)} weeks",
+        rows,
+        week,
+        speed_table("Week", rows),
+    )
+
+
+CONVERSION_BY = {
+    # by: (title, the table's first column, the lead list's parameter)
+    "matched_product": ("matched product", "Matched product", "matched_product__id__exact"),
+    "lead_source": ("lead source", "Lead source", "lead_source__id__exact"),
+}
+
+
+def conversion_chart(rows: list[Conversion], scope: Scope, *, by: str) -> Chart:
+    """A row per product (or source), a bar per stage: the share of its leads at that stage or
+    past it. Each bar links to those leads (every status of the stage, in the list's status
+    filter); "No …" and "Other" rows are not links."""
+    what, column, parameter = CONVERSION_BY[by]
+
+    def bar(row: Conversion, stage: str) -> tuple:
+        reached, share = row.reached[stage], _ratio(row.reached[stage], row.leads)
+        statuses = [("status__exact", status.value) for status in STAGES[stage]]
+        url = scope.url((parameter, row.key), *statuses) if row.key is not None else ""
+        tip = f"{row.label}: {count_text(reached)} of {count_text(row.leads)} reached {stage}"
+        return (
+            share * 100,
+            status_css(stage),
+            f"{tip} ({share_text(share)})",
+            share_text(share),
+            url,
+        )
+
+    drawn = [(row.label, [bar(row, stage) for stage in STAGES]) for row in rows]
+    table = Table(
+        [column, "Leads", *STAGES],
+        [
+            [row.label, count_text(row.leads)] + [_reached_text(row, stage) for stage in STAGES]
+            for row in rows
+        ],
+    )
+    summary = "; ".join(
+        f"{row.label}: "
+        + ", ".join(f"{share_text(_ratio(row.reached[s], row.leads))} {s}" for s in STAGES)
+        for row in rows
+    )
+    title = f"Conversion by {what}"
+    return horizontal_bars(
+        f"conversion-{by.replace('_', '-')}",
+        title,
+        f"{title}: the share of leads at or past Contacted, Qualified and Funded. "
+        f"{summary or 'No leads.'}",
+        drawn,
+        axis_label="Share of the leads",
+        tick_text=lambda tick: f"{tick}%",
+        table=table,
+        legend=[(status_css(stage), f"Reached {stage}") for stage in STAGES],
+    )
+
+
+def _reached_text(row: Conversion, stage: str) -> str:
+    reached = row.reached[stage]
+    return f"{count_text(reached)} ({share_text(_ratio(reached, row.leads))})"
+
+
+def _ratio(part: int, total: int) -> float:
+    return part / total if total else 0.0
 
 
 def _share(part: int, total: int) -> str:

@@ -3,15 +3,29 @@
 Each query is one GROUP BY, or one conditional aggregate, over the leads created in a date range,
 optionally within one matched product: PostgreSQL reads the range from lead_created_idx, or from
 lead_product_created_idx when a product is chosen. Python then loops over the groups (statuses,
-weeks, products, partners), never over leads, so a page costs the same with a million of them.
+weeks, products, partners, officers), never over leads, so a page costs the same with a million
+of them. Medians (speed to lead) are one window query per chart that returns each group's middle
+rows only: the same SQL on PostgreSQL and SQLite.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncWeek
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import (
+    Count,
+    DurationField,
+    Expression,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+    Window,
+)
+from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
 
 from leads import choices
@@ -25,6 +39,13 @@ TOP = 10  # products and partners shown by name; the rest are summed as "Other"
 FRAUD_BANDS = [(band.label, band.condition) for band in choices.FRAUD_BANDS] + [
     ("not scored", Q(fraud_score=None)),
 ]
+# The funnel's stages for conversion: a lead has reached a stage when its status now is that
+# stage or a later one on the way to funding (a lead disqualified after a call no longer counts).
+STAGES = {
+    Status.CONTACTED.value: [Status.CONTACTED, Status.QUALIFIED, Status.FUNDED],
+    Status.QUALIFIED.value: [Status.QUALIFIED, Status.FUNDED],
+    Status.FUNDED.value: [Status.FUNDED],
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +78,33 @@ class Group:
     leads: int
 
 
+@dataclass(frozen=True)
+class Speed:
+    """Speed to lead of a group of leads (an officer's, a week's)."""
+
+    label: str
+    key: object  # what the group's link filters by: an officer's pk, a week's Monday; None: none
+    leads: int
+    contacted: int  # with a first contact
+    known: int  # contacted, or older than the hours allowed: whether it was in time is known
+    in_time: int  # first contact within settings.LEAD_FIRST_CONTACT_HOURS of its creation
+    median_hours: float | None  # from creation to first contact, over the contacted ones
+
+    @property
+    def share_in_time(self) -> float | None:
+        return self.in_time / self.known if self.known else None
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How far the leads of one product or lead source went: leads per stage reached."""
+
+    label: str
+    key: int | None  # the product's or source's pk, for its links; None for "none" and "Other"
+    leads: int
+    reached: dict[str, int]  # by stage (STAGES)
+
+
 def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())  # Monday, as TruncWeek counts
 
@@ -69,7 +117,7 @@ def first_week(date_to: date) -> date:
 def leads_created(date_from: date, date_to: date, product_id: int | None = None) -> QuerySet:
     """Leads created from the start of date_from to the end of date_to, in the current time zone."""
     leads = Lead.objects.filter(
-        date_created__gte=_start_of(date_from), date_created__lt=_start_of(date_to + timedelta(1))
+        date_created__gte=start_of(date_from), date_created__lt=start_of(date_to + timedelta(1))
     )
     if product_id is not None:
         leads = leads.filter(matched_product_id=product_id)
@@ -161,7 +209,125 @@ def service_partners(date_from: date, date_to: date, product_id: int | None = No
     return result
 
 
-def _start_of(day: date) -> datetime:
+def speed_by_officer(date_from: date, date_to: date, product_id: int | None = None) -> list[Speed]:
+    """Speed to lead per assigned officer (the one a lead is assigned to now), by name, then the
+    unassigned leads. One row per officer: as many as there are staff, never per lead."""
+    speeds = _speed(leads_created(date_from, date_to, product_id), F("assigned_officer_id"))
+    officers = get_user_model().objects.filter(pk__in=[pk for pk in speeds if pk is not None])
+    names = {officer.pk: officer.get_full_name() or officer.get_username() for officer in officers}
+    rows = [_speed_row(names.get(pk, "No officer"), pk, counts) for pk, counts in speeds.items()]
+    return sorted(rows, key=lambda row: (row.key is None, row.label.casefold()))
+
+
+def speed_by_week(date_to: date, product_id: int | None = None) -> list[Speed]:
+    """Speed to lead per week of creation, for the weekly chart's WEEKS weeks, empty ones too."""
+    starts = [first_week(date_to) + timedelta(weeks=n) for n in range(WEEKS)]
+    week = TruncWeek("date_created")
+    found = _speed(leads_created(starts[0], date_to, product_id), week)
+    by_start = {timezone.localtime(key).date(): counts for key, counts in found.items()}
+    return [
+        _speed_row(f"Week of {start:%b} {start.day}", start, by_start.get(start, {}))
+        for start in starts
+    ]
+
+
+def _speed(leads: QuerySet, group: Expression) -> dict[object, dict]:
+    """Counts and the median wait per group, in two queries whatever the number of leads."""
+    window = timedelta(hours=settings.LEAD_FIRST_CONTACT_HOURS)
+    contacted = Q(first_contact_at__isnull=False)
+    waited = leads.annotate(group=group).alias(wait=_wait())
+    counts = waited.values_list("group").annotate(
+        leads=Count("*"),
+        contacted=Count("pk", filter=contacted),
+        known=Count("pk", filter=contacted | Q(date_created__lte=timezone.now() - window)),
+        in_time=Count("pk", filter=contacted & Q(wait__lte=window)),
+    )
+    medians = _median_waits(leads.filter(contacted), group)
+    return {
+        key: {"leads": n, "contacted": c, "known": k, "in_time": t, "median": medians.get(key)}
+        for key, n, c, k, t in counts
+    }
+
+
+def _wait() -> ExpressionWrapper:
+    wait = F("first_contact_at") - F("date_created")
+    return ExpressionWrapper(wait, output_field=DurationField())
+
+
+def _median_waits(contacted: QuerySet, group: Expression) -> dict[object, timedelta]:
+    """The median wait per group, in one query: each group's middle row, or its two middle rows
+    (ROW_NUMBER over the group by wait, filtered around half the group's size), averaged here.
+    The database sorts the waits; only two rows a group come back."""
+    ranked = (
+        contacted.annotate(group=group, wait=_wait())
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("group")], order_by=[F("wait"), F("pk")]),
+            size=Window(Count("*"), partition_by=[F("group")]),
+        )
+        # Integer division: the middle of an odd size, the two middles of an even one.
+        .filter(rank__gte=(F("size") + 1) / 2, rank__lte=(F("size") + 2) / 2)
+        .values_list("group", "wait")
+    )
+    middles: dict[object, list[timedelta]] = {}
+    for key, wait in ranked:
+        middles.setdefault(key, []).append(wait)
+    return {key: sum(waits, timedelta()) / len(waits) for key, waits in middles.items()}
+
+
+def _speed_row(label: str, key, counts: dict) -> Speed:
+    median = counts.get("median")
+    return Speed(
+        label,
+        key,
+        counts.get("leads", 0),
+        counts.get("contacted", 0),
+        counts.get("known", 0),
+        counts.get("in_time", 0),
+        round(median.total_seconds() / 3600, 1) if median is not None else None,
+    )
+
+
+def conversion(
+    by: str, date_from: date, date_to: date, product_id: int | None = None
+) -> list[Conversion]:
+    """Leads reaching each stage per matched product or lead source (`by`: "matched_product" or
+    "lead_source"), most leads first: the TOP by name, the rest summed as "Other"."""
+    model, none, plural = {
+        "matched_product": (Product, "No matched product", "products"),
+        "lead_source": (Partner, "No lead source", "sources"),
+    }[by]
+    rows = (
+        leads_created(date_from, date_to, product_id)
+        .values_list(f"{by}_id")
+        .annotate(
+            n=Count("*"),
+            **{
+                f"stage{i}": Count("pk", filter=Q(status__in=statuses))
+                for i, statuses in enumerate(STAGES.values())
+            },
+        )
+    )
+    rows = sorted(rows, key=lambda row: (-row[1], _nulls_last(row[0])))
+    top, rest = rows[:TOP], rows[TOP:]
+    names = _names(model, [row[0] for row in top])
+    result = [
+        Conversion(names.get(pk, none), pk, leads, dict(zip(STAGES, reached, strict=True)))
+        for pk, leads, *reached in top
+    ]
+    if rest:
+        summed = [sum(row[2 + i] for row in rest) for i in range(len(STAGES))]
+        result.append(
+            Conversion(
+                f"Other ({len(rest)} {plural})",
+                None,
+                sum(row[1] for row in rest),
+                dict(zip(STAGES, summed, strict=True)),
+            )
+        )
+    return result
+
+
+def start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 

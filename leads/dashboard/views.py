@@ -7,6 +7,7 @@ The numbers come from `numbers`, the charts' geometry from `charts`; `urls` wrap
 from datetime import date
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, QueryDict
@@ -56,6 +57,7 @@ def dashboard_view(request: HttpRequest) -> TemplateResponse:
         "title": "Leads dashboard",
         "form": form,
         "weeks": numbers.WEEKS,
+        "first_contact_hours": settings.LEAD_FIRST_CONTACT_HOURS,
         "palette": charts.palette(),
     }
     if form.is_valid():

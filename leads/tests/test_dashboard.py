@@ -4,8 +4,9 @@ real intake (`services.receive_lead`, then `services.process_lead`)."""
 import json
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -13,9 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leads.dashboard import charts, numbers
-from leads.dashboard.numbers import Group, ProductAmounts
+from leads.dashboard.numbers import Conversion, Group, ProductAmounts, Speed
 from leads.intake import services
-from leads.models import Lead, Product
+from leads.models import Lead, Partner, Product
+from leads.ownership import services as ownership
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +25,21 @@ DASHBOARD = reverse("admin-dashboard")
 JUNE = (date(2024, 6, 1), date(2024, 6, 30))
 IN_JUNE = "2024-06-10T12:00:00+00:00"
 KNOWN = ["Matched", "Reviewed", "Contacted", "Qualified", "Funded", "Disqualified", "Withdrawn"]
-CHARTS = ["funnel", "weekly", "amounts", "fraud", "partners"]
+CHARTS = [
+    "funnel",
+    "weekly",
+    "amounts",
+    "fraud",
+    "partners",
+    "speed-officer",
+    "speed-week",
+    "conversion-matched-product",
+    "conversion-lead-source",
+]
 # Session, user, product choices, funnel, weekly, amounts + product names, fraud bands,
-# partners + partner names: whatever the number of leads.
-PAGE_QUERIES = 10
+# partners + partner names, speed by officer (counts, medians, names), speed by week (counts,
+# medians), conversion by product + names, by lead source + names: whatever the number of leads.
+PAGE_QUERIES = 19
 UNSET = object()
 
 
@@ -451,19 +464,251 @@ def test_visitors_who_are_not_logged_in_are_sent_to_the_login(client):
 
 @pytest.mark.parametrize("leads", [5, 50])
 def test_the_page_takes_the_same_few_queries_whatever_the_number_of_leads(
-    admin_client, add_lead, django_assert_max_num_queries, leads
+    admin_client, add_lead, django_assert_max_num_queries, django_user_model, leads
 ):
     statuses = KNOWN + ["OnHold"]
+    officers = [django_user_model.objects.create_user(f"officer{n}") for n in range(4)]
     for n in range(leads):
-        add_lead(
+        lead_id = add_lead(
             created=f"2024-06-{n % 30 + 1:02}T12:00:00+00:00",
             status=statuses[n % len(statuses)],
             matchedProduct=product(f"Product {n % 13}"),
+            leadSource=partner(f"Source {n % 12}"),
             fraudScore=(n % 11) / 10,
             servicePartner=partner(f"Partner {n % 13}"),
         )
+        Lead.objects.filter(pk=lead_id).update(
+            assigned_officer=officers[n % 5 - 1] if n % 5 else None
+        )
+        if n % 3:
+            ownership.contacted(lead_id, datetime(2024, 6, n % 30 + 1, 12 + n % 11, tzinfo=UTC))
     assert Lead.objects.count() == leads
 
     with django_assert_max_num_queries(PAGE_QUERIES):
         response = admin_client.get(DASHBOARD, {"date_from": "2024-06-01", "date_to": "2024-06-30"})
     assert table_row("Total", str(leads), "100%") in chart_html(response, "funnel")
+
+
+# --- Speed to lead ---------------------------------------------------------------------------
+
+
+def contact_after(lead_id, hours: float, created: str = IN_JUNE) -> None:
+    """The lead's first contact, `hours` after it was created, through the ownership service."""
+    ownership.contacted(lead_id, datetime.fromisoformat(created) + timedelta(hours=hours))
+
+
+@pytest.fixture
+def officers(django_user_model):
+    amy = django_user_model.objects.create_user("amy", first_name="Amy", last_name="Zhou")
+    bo = django_user_model.objects.create_user("bo")
+    return amy, bo
+
+
+def assign(lead_id, officer) -> None:
+    Lead.objects.filter(pk=lead_id).update(assigned_officer=officer)
+
+
+def test_speed_by_officer_is_the_median_wait_and_the_share_contacted_in_time(add_lead, officers):
+    amy, bo = officers
+    for hours in [1, 2, 30]:  # odd: the middle one
+        lead_id = add_lead()
+        assign(lead_id, amy)
+        contact_after(lead_id, hours)
+    assign(add_lead(), amy)  # never contacted: counted, not in the median
+    for hours in [3, 5.5]:  # even: the mean of the two middle ones
+        lead_id = add_lead()
+        assign(lead_id, bo)
+        contact_after(lead_id, hours)
+    contact_after(add_lead(), 48)  # nobody's
+
+    assert numbers.speed_by_officer(*JUNE) == [
+        Speed("Amy Zhou", amy.pk, leads=4, contacted=3, known=4, in_time=2, median_hours=2.0),
+        Speed("bo", bo.pk, leads=2, contacted=2, known=2, in_time=2, median_hours=4.2),
+        Speed("No officer", None, leads=1, contacted=1, known=1, in_time=0, median_hours=48.0),
+    ]
+
+
+def test_in_time_follows_the_setting(add_lead, settings):
+    settings.LEAD_FIRST_CONTACT_HOURS = 2
+    for hours in [1, 2, 3]:
+        contact_after(add_lead(), hours)
+
+    [row] = numbers.speed_by_officer(*JUNE)
+
+    assert (row.in_time, row.known, row.share_in_time) == (2, 3, 2 / 3)
+
+
+def test_a_lead_too_young_to_be_late_counts_for_the_share_only_once_contacted(add_lead):
+    now = timezone.now()
+    young = add_lead(created=(now - timedelta(hours=2)).isoformat())
+    add_lead(created=(now - timedelta(hours=3)).isoformat())  # not contacted, not late yet
+    late = add_lead(created=(now - timedelta(hours=30)).isoformat())  # never contacted: late
+    ownership.contacted(young, now - timedelta(hours=1))
+    today = timezone.localdate()
+
+    [row] = numbers.speed_by_officer(today - timedelta(days=3), today)
+
+    assert (row.leads, row.contacted, row.known, row.in_time) == (3, 1, 2, 1)
+    assert Lead.objects.get(pk=late).first_contact_at is None
+
+
+def test_speed_by_week_covers_the_weekly_charts_weeks_with_the_empty_ones(add_lead):
+    early = add_lead(created="2024-04-08T09:00:00+00:00")
+    contact_after(early, 10, "2024-04-08T09:00:00+00:00")
+    for hours in [2, 4]:
+        contact_after(
+            add_lead(created="2024-06-25T09:00:00+00:00"), hours, "2024-06-25T09:00:00+00:00"
+        )
+
+    weeks = numbers.speed_by_week(date(2024, 6, 30))
+
+    assert [week.key for week in weeks] == [
+        date(2024, 4, 8) + timedelta(weeks=n) for n in range(12)
+    ]
+    assert (weeks[0].label, weeks[0].median_hours, weeks[0].leads) == ("Week of Apr 8", 10.0, 1)
+    assert (weeks[-1].median_hours, weeks[-1].in_time) == (3.0, 2)
+    assert [week.leads for week in weeks[1:-1]] == [0] * 10
+    assert weeks[1].median_hours is None and weeks[1].share_in_time is None
+
+
+def test_the_speed_charts_link_each_bar_to_the_officers_or_the_weeks_leads(
+    admin_client, add_lead, officers
+):
+    amy, _ = officers
+    lead_id = add_lead(created="2024-06-26T10:00:00+00:00")
+    assign(lead_id, amy)
+    contact_after(lead_id, 5, "2024-06-26T10:00:00+00:00")
+    add_lead()  # unassigned
+
+    response = admin_client.get(DASHBOARD, {"date_from": "2024-06-01", "date_to": "2024-06-30"})
+
+    by_officer = chart_html(response, "speed-officer")
+    assert table_row("Amy Zhou", "1", "1", "5 h", "1", "100%") in by_officer
+    assert table_row("No officer", "1", "0", "–", "0", "0%") in by_officer
+    [amy_link] = links(by_officer)
+    assert amy_link == {
+        "assigned_officer__id__exact": [str(amy.pk)],
+        "date_created__gte": ["2024-06-01T00:00:00+00:00"],
+        "date_created__lt": ["2024-07-01T00:00:00+00:00"],
+    }
+    by_week = chart_html(response, "speed-week")
+    assert table_row("Week of Jun 24", "1", "1", "5 h", "1", "100%") in by_week
+    assert links(by_week)[-1] == {
+        "date_created__gte": ["2024-06-24T00:00:00+00:00"],
+        "date_created__lt": ["2024-07-01T00:00:00+00:00"],
+    }
+    assert listed(admin_client, links(by_week, raw=True)[-1]) == {str(lead_id)}
+
+
+# --- Conversion by matched product and by lead source ------------------------------------------
+
+
+def test_conversion_counts_leads_at_or_past_each_stage_by_product(add_lead):
+    for status in ["Matched", "Contacted", "Qualified", "Funded", "Disqualified"]:
+        add_lead(matchedProduct=product("Microloan"), status=status)
+    add_lead(matchedProduct=product("Equipment Loan"), status="Funded")
+    add_lead(matchedProduct=None, status="Reviewed")
+    microloan, equipment = product_pk("Microloan"), product_pk("Equipment Loan")
+
+    assert numbers.conversion("matched_product", *JUNE) == [
+        Conversion("Microloan", microloan, 5, {"Contacted": 3, "Qualified": 2, "Funded": 1}),
+        Conversion("Equipment Loan", equipment, 1, {"Contacted": 1, "Qualified": 1, "Funded": 1}),
+        Conversion("No matched product", None, 1, {"Contacted": 0, "Qualified": 0, "Funded": 0}),
+    ]
+
+
+def test_conversion_by_lead_source_names_the_ten_busiest_and_sums_the_rest(add_lead):
+    for n in range(1, 13):
+        for _ in range(1 if n <= 2 else 2):
+            add_lead(leadSource=partner(f"Source {n:02}"), status="Qualified")
+
+    rows = numbers.conversion("lead_source", *JUNE)
+
+    assert [row.label for row in rows] == [f"Source {n:02}" for n in range(3, 13)] + [
+        "Other (2 sources)"
+    ]
+    assert rows[-1] == Conversion(
+        "Other (2 sources)", None, 2, {"Contacted": 2, "Qualified": 2, "Funded": 0}
+    )
+
+
+def test_each_conversion_bar_links_to_exactly_the_leads_it_counts(admin_client, add_lead):
+    wanted = {
+        add_lead(matchedProduct=product("Microloan"), leadSource=partner("Bay SBDC"), status=s)
+        for s in ["Contacted", "Qualified", "Funded"]
+    }
+    add_lead(matchedProduct=product("Microloan"), leadSource=partner("Bay SBDC"), status="Matched")
+    add_lead(
+        matchedProduct=product("Microloan"), status="Contacted", created="2024-07-02T10:00:00+00:00"
+    )
+    add_lead(matchedProduct=product("Other Loan"), leadSource=partner("Bay SBDC"), status="Funded")
+
+    response = admin_client.get(DASHBOARD, {"date_from": "2024-06-01", "date_to": "2024-06-30"})
+
+    by_product = chart_html(response, "conversion-matched-product")
+    assert table_row("Microloan", "4", "3 (75%)", "2 (50%)", "1 (25%)") in by_product
+    contacted_link = links(by_product, raw=True)[0]
+    assert parse(contacted_link)["status__exact"] == ["Contacted", "Qualified", "Funded"]
+    assert parse(contacted_link)["matched_product__id__exact"] == [str(product_pk("Microloan"))]
+    assert listed(admin_client, contacted_link) == {str(pk) for pk in wanted}
+    by_source = chart_html(response, "conversion-lead-source")
+    assert table_row("Bay SBDC", "5", "4 (80%)", "3 (60%)", "2 (40%)") in by_source
+    funded_link = links(by_source, raw=True)[2]
+    source = Partner.objects.get(name="Bay SBDC").pk
+    assert parse(funded_link)["lead_source__id__exact"] == [str(source)]
+    assert len(listed(admin_client, funded_link)) == 2
+
+
+def test_the_product_filter_is_kept_in_every_link(admin_client, add_lead):
+    add_lead(matchedProduct=product("Microloan"), status="Funded")
+    microloan = product_pk("Microloan")
+
+    response = admin_client.get(
+        DASHBOARD, {"date_from": "2024-06-01", "date_to": "2024-06-30", "product": microloan}
+    )
+
+    every = [link for key in CHARTS for link in links(chart_html(response, key))]
+    assert every and all(link["matched_product__id__exact"] == [str(microloan)] for link in every)
+
+
+def test_rows_without_a_product_or_source_and_other_are_not_links():
+    rows = [
+        Conversion("No matched product", None, 2, {"Contacted": 1, "Qualified": 0, "Funded": 0}),
+        Conversion("Other (3 products)", None, 5, {"Contacted": 1, "Qualified": 1, "Funded": 1}),
+    ]
+
+    chart = charts.conversion_chart(rows, charts.Scope(*JUNE), by="matched_product")
+
+    assert [bar.url for row in chart.rows for bar in row.bars] == [""] * 6
+    assert [bar.width > 0 for bar in chart.rows[0].bars] == [True, False, False]
+
+
+def test_the_funnel_links_each_status_to_its_leads(admin_client, add_lead):
+    funded = add_lead(status="Funded")
+    add_lead(status="Matched")
+
+    response = admin_client.get(DASHBOARD, {"date_from": "2024-06-01", "date_to": "2024-06-30"})
+
+    funnel = links(chart_html(response, "funnel"), raw=True)
+    assert len(funnel) == len(KNOWN)
+    assert listed(admin_client, funnel[KNOWN.index("Funded")]) == {str(funded)}
+
+
+def links(html: str, *, raw: bool = False) -> list:
+    urls = [url.replace("&amp;", "&") for url in re.findall(r'<a href="([^"]+)">', html)]
+    return urls if raw else [parse(url) for url in urls]
+
+
+def parse(url: str) -> dict[str, list[str]]:
+    split = urlsplit(url)
+    assert split.path == reverse("admin:leads_lead_changelist")
+    found: dict[str, list[str]] = {}
+    for key, value in parse_qsl(split.query):
+        found.setdefault(key, []).append(value)
+    return found
+
+
+def listed(client, url: str) -> set[str]:
+    response = client.get(url)
+    assert response.status_code == 200, response.text[:500]
+    return {str(lead.pk) for lead in response.context["cl"].result_list}
