@@ -504,7 +504,7 @@ def test_a_loan_officer_finds_an_alert_on_their_lead_and_marks_it_handled_with_a
     alert_services.receive_alerts(json.dumps(sample_batch).encode())
     CRSUser.objects.filter(pk=sample_batch[0]["user_id"]).update(lead=lead_id)
     page = logged_in(LOAN_OFFICER)
-    workspace.assign(Lead.objects.filter(pk=lead_id), officer_or_manager(LOAN_OFFICER))
+    ownership.assign(Lead.objects.filter(pk=lead_id), officer_or_manager(LOAN_OFFICER), by=None)
 
     page.goto(f"{live_server.url}{reverse('admin:alerts_alert_changelist')}")
     page.get_by_role("link", name="Alerts on my leads").click()
