@@ -43,7 +43,9 @@ def _months(label: str) -> forms.IntegerField:
 
 
 class DispositionForm(forms.Form):
-    status = forms.ChoiceField(label="New status", choices=LenderStatus.choices)
+    status = forms.ChoiceField(
+        label="New status", choices=[("", "— choose —"), *LenderStatus.choices]
+    )
     fundedDate = forms.DateField(
         label="Funded on", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
