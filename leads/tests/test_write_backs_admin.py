@@ -18,9 +18,10 @@ from leadcrm.roles import LENDING_MANAGER, LOAN_OFFICER, ensure_roles
 from leads.choices import Confirmation, WriteBack
 from leads.dispositions import services
 from leads.models import Disposition, Lead
+from tests.browser import SHOTS
 from tests.crf_api import KEY, problem
 from tests.test_admin_pages import nested_forms
-from tests.test_browser import SHOTS, browser, logged_in, run_action  # noqa: F401 (fixtures)
+from tests.test_browser import run_action
 
 pytestmark = pytest.mark.django_db
 
