@@ -582,7 +582,8 @@ def speed_by_officer_chart(rows: list[Speed], scope: Scope) -> Chart:
         "speed-officer",
         "Speed to lead by assigned officer",
         rows,
-        lambda row: scope.url(("assigned_officer__id__exact", row.key)) if row.key else "",
+        # The lead list's "Assigned officer" filter (leads.admin.ownership.OfficerFilter).
+        lambda row: scope.url(("officer", row.key)) if row.key else "",
         speed_table("Officer", rows),
     )
 
