@@ -181,7 +181,10 @@ def _wait(attempts: int, retry_after: float | None) -> timedelta:
 
 def sweep(limit: int = SWEEP_LIMIT) -> int:
     """Queue the leads whose write-back is due and has no live task: a retry that is due, one
-    whose task the broker lost, one whose sender died. Returns how many were queued."""
+    whose task the broker lost, one whose sender died. Returns how many were queued. Without a
+    key nothing is queued: the tasks would find nothing they may send."""
+    if not crf_api.configured():
+        return 0
     now = timezone.now()
     due = (
         Disposition.objects.filter(

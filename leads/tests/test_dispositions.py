@@ -241,6 +241,21 @@ def test_503_is_retried_after_retry_after_and_sent_once(add_lead, crf_api):
     assert crf_api.applied(lead_id) == ["Contacted"]
 
 
+def test_a_key_taken_away_leaves_waiting_write_backs_waiting(add_lead, crf_api, settings):
+    lead_id = add_lead()
+    crf_api.script(Answer(503))
+    disposition = record(lead_id, status="Contacted")
+    Disposition.objects.filter(pk=disposition.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=5)
+    )
+    settings.CRF_API_KEY = ""
+    assert services.sweep() == 0  # nothing queued to find nothing it may send
+    assert fresh(disposition).state == WriteBack.PENDING
+    settings.CRF_API_KEY = KEY
+    assert services.sweep() == 1
+    assert fresh(disposition).state == WriteBack.SENT
+
+
 def test_backoff_doubles_from_30_seconds_to_an_hour():
     waits = [services._wait(attempt, None).total_seconds() for attempt in range(1, 12)]
     assert waits[:4] == [30, 60, 120, 240] and waits[-1] == 3600
