@@ -70,6 +70,14 @@ def _celery_mode(request):
     app.conf.task_always_eager = eager
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # Each test starts with nothing cached (the worklist's team numbers, say).
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def crf_secret(settings) -> str:
     settings.CRF_WEBHOOK_HEADER = "X-Api-Key"

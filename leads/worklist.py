@@ -52,7 +52,7 @@ def panels(request) -> list[Panel]:
         ),
     ]
     if user.has_perm("leads.reassign_lead"):
-        found.append(_team(now, lists))
+        found.append(_team(lists))
         leads, count = worklist.unassigned(now)
         found.append(
             _leads(
@@ -93,9 +93,9 @@ def _age(lead, now) -> str:
     return timesince(lead.date_created, now) if lead.date_created else "—"
 
 
-def _team(now, lists: str) -> Panel:
+def _team(lists: str) -> Panel:
     rows = []
-    for row in worklist.team(now):
+    for row in worklist.cached_team():
         officer = f"{lists}?officer={row.officer_id}"
         rows.append(
             [
@@ -112,7 +112,8 @@ def _team(now, lists: str) -> Panel:
         )
     return Panel(
         key="team",
-        title=f"Your team (speed to lead: leads of the last {worklist.TEAM_DAYS} days)",
+        title=f"Your team (speed to lead: leads of the last {worklist.TEAM_DAYS} days;"
+        f" updated every {worklist.TEAM_CACHE_SECONDS // 60} minutes)",
         columns=[
             "Officer",
             "Open leads",

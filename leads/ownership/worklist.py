@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -107,26 +108,37 @@ class _MedianHours(Aggregate):
     output_field = FloatField()
 
 
+TEAM_CACHE_SECONDS = 300
+
+
+def cached_team() -> list[OfficerNumbers]:
+    """The team's numbers, computed at most every TEAM_CACHE_SECONDS per cache: they grow with
+    the officers' books (about 180 ms at a million leads), and a manager's front page does not
+    need them to the second."""
+    return cache.get_or_set("leads.worklist.team", team, TEAM_CACHE_SECONDS)
+
+
 def team(now: datetime | None = None) -> list[OfficerNumbers]:
     """Per officer with leads: open leads; of the leads created in the last TEAM_DAYS, the share
     contacted within the target and the median hours to first contact; funded this month.
     Four GROUP BY queries, whatever the number of leads."""
     now = now or timezone.now()
     assigned = Lead.objects.exclude(assigned_officer=None)
-    open_by = dict(_per_officer(assigned.filter(OPEN), Count("pk")))
+    # COUNT(*), not COUNT(id): lead_officer_open_idx answers it alone (an index-only scan).
+    open_by = dict(_per_officer(assigned.filter(OPEN), Count("*")))
     recent = assigned.filter(date_created__gte=now - timedelta(days=TEAM_DAYS))
     within = F("date_created") + target()
     shares = {
         officer: (fast, total)
         for officer, total, fast in recent.values_list("assigned_officer")
-        .annotate(total=Count("pk"), fast=Count("pk", filter=Q(first_contact_at__lte=within)))
+        .annotate(total=Count("*"), fast=Count("pk", filter=Q(first_contact_at__lte=within)))
         .values_list("assigned_officer", "total", "fast")
         .order_by()
     }
     medians = _median_hours(recent.exclude(first_contact_at=None))
     month = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     funded = dict(
-        _per_officer(assigned.filter(status=Status.FUNDED, funded_date__gte=month), Count("pk"))
+        _per_officer(assigned.filter(status=Status.FUNDED, funded_date__gte=month), Count("*"))
     )
     ids = set(open_by) | set(shares) | set(funded)
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=ids)}

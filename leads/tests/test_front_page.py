@@ -4,6 +4,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -53,6 +54,7 @@ def test_the_front_page_costs_the_same_with_more_leads(client, login, add_lead):
     officer = login("Lending manager")
 
     def queries() -> int:
+        cache.clear()  # the team's numbers computed again, not read from the cache
         with CaptureQueriesContext(connection) as captured:
             assert client.get(reverse("admin:index")).status_code == 200
         return len(captured)
@@ -62,3 +64,15 @@ def test_the_front_page_costs_the_same_with_more_leads(client, login, add_lead):
     for _ in range(5):
         services.assign(Lead.objects.filter(pk=add_lead()), officer, by=None)
     assert queries() == first
+
+
+def test_the_team_numbers_are_cached_for_a_few_minutes(client, login, add_lead):
+    manager = login("Lending manager")
+    services.assign(Lead.objects.filter(pk=add_lead()), manager, by=None)
+    client.get(reverse("admin:index"))
+    with CaptureQueriesContext(connection) as cached:
+        client.get(reverse("admin:index"))
+    cache.clear()
+    with CaptureQueriesContext(connection) as computed:
+        client.get(reverse("admin:index"))
+    assert len(computed) - len(cached) == 5  # the team's four GROUP BYs and its officers
