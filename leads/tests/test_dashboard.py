@@ -713,3 +713,25 @@ def listed(client, url: str) -> set[str]:
     response = client.get(url)
     assert response.status_code == 200, response.text[:500]
     return {str(lead.pk) for lead in response.context["cl"].result_list}
+
+
+@pytest.mark.django_db
+def test_the_charts_are_cached_for_a_few_minutes_per_range(client, login, add_lead):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    login("Loan officer")
+    add_lead()
+    with CaptureQueriesContext(connection) as computed:
+        assert client.get(DASHBOARD).status_code == 200
+    with CaptureQueriesContext(connection) as cached:
+        assert client.get(DASHBOARD).status_code == 200
+    assert len(computed) - len(cached) >= 10  # the aggregates, read from the cache
+    with CaptureQueriesContext(connection) as other_range:
+        client.get(DASHBOARD, {"date_from": "2020-01-01", "date_to": "2020-12-31"})
+    assert len(other_range) == len(computed)  # another range is its own
+    cache.clear()
+    with CaptureQueriesContext(connection) as again:
+        client.get(DASHBOARD)
+    assert len(again) == len(computed)
