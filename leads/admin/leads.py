@@ -31,6 +31,7 @@ from leads.models import (
     LeadSearchText,
 )
 from leads.ownership import services as ownership_services
+from leads.ownership.forms import ActivityForm
 
 from . import ownership, timeline
 from .display import (
@@ -48,7 +49,7 @@ from .display import (
     when,
     write_back,
 )
-from .ownership import ActivityForm, FirstContactFilter, FollowUpFilter, OfficerFilter
+from .ownership import FirstContactFilter, FollowUpFilter, OfficerFilter
 
 
 class FraudBandFilter(admin.SimpleListFilter):

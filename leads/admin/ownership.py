@@ -11,9 +11,6 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from leads.ownership import services, worklist
-from leads.ownership.forms import ActivityForm
-
-__all__ = ["ActivityForm", "FirstContactFilter", "FollowUpFilter", "OfficerFilter"]
 
 
 class OfficerFilter(admin.SimpleListFilter):

@@ -85,7 +85,7 @@ def send(lead_id: uuid.UUID) -> Disposition | None:
             return disposition
         result = crf_api.update_lead(disposition.body)
     _finish(disposition, result)
-    if isinstance(result, crf_api.Sent) or isinstance(result, crf_api.Refused):
+    if isinstance(result, crf_api.Sent | crf_api.Refused):
         # The next one of this lead, if any, waits for no sweep.
         if Disposition.objects.filter(lead_id=lead_id, state=WriteBack.PENDING).exists():
             enqueue_on_commit(SEND_TASK, str(lead_id))
