@@ -388,6 +388,29 @@ def test_dispositions_recorded_while_the_broker_is_down_are_sent_once_after_its_
     assert_key_kept_secret(workers)
 
 
+def test_the_worker_outlives_a_broker_outage_in_the_middle_of_a_task(
+    workers, broker, crf, officer, add_lead
+):
+    """The broker goes away while the worker holds a message it has not acknowledged (its task
+    waiting for CRF's answer): the worker reconnects when the broker returns, and the write-back
+    is sent once."""
+    lead_id = add_lead()
+    crf.script(Answer(200, delay=1.5, apply=True))  # answered within the timeout of 2 s
+    disposition = record(lead_id, officer, status="Reviewed")
+    wait_until(lambda: requests_of(crf, lead_id), interval=0.01, message="CRF to be asked")
+    broker.stop()
+    try:
+        time.sleep(1)  # the worker sees the connection lost, its task still running
+    finally:
+        broker.start()
+    assert workers.process.poll() is None, "the worker exited when the broker went away"
+    wait_until(broker.consumes, message="the worker to consume again")
+    sent = wait_for_state(disposition, WriteBack.SENT)
+    assert crf.applied(lead_id) == ["Reviewed"]
+    assert (sent.attempts, sent.error) == (1, "")
+    assert workers.process.poll() is None
+
+
 def test_a_503_storm_with_retry_after_ends_in_one_update_and_waits_as_told(
     workers, crf, officer, add_lead
 ):
