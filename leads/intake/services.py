@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from operator import attrgetter
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from leadcrm.enqueue import enqueue_on_commit, publish_each
@@ -144,8 +145,6 @@ def _stored_already(raw: dict, lead_id: uuid.UUID) -> LeadDelivery:
 
 def process_lead(lead_id: uuid.UUID) -> int:
     """Apply the lead's unprocessed deliveries; a failure is recorded on them, not raised."""
-    if not LeadDelivery.objects.filter(lead_id=lead_id, outcome__in=UNPROCESSED).exists():
-        return 0
     try:
         return _apply_unprocessed(lead_id)
     except Exception as exc:
@@ -155,53 +154,89 @@ def process_lead(lead_id: uuid.UUID) -> int:
 
 
 def _apply_unprocessed(lead_id: uuid.UUID) -> int:
+    """One transaction of a few statements: the batch claimed and read in one, each kind of
+    partner and product upserted in one, the lead locked and saved once, its history continued
+    (docs/contract.md#9-processing-retries-and-the-sweep). Rows are taken in one order on every
+    path (deliveries, partners and products by key, the lead): two workers never wait on each
+    other crosswise."""
     with transaction.atomic():
-        lead = _locked_lead(lead_id)
-        batch = list(
-            LeadDelivery.objects.filter(lead_id=lead_id, outcome__in=UNPROCESSED).order_by("id")
-        )
-        if not batch:  # another worker got here first
+        batch = _claim_batch(lead_id)
+        if not batch:  # nothing left: another worker got here first
             return 0
         newest = batch[-1]
-        arrived = lead.applied_delivery_id is None
+        parsed = crf.parse(bytes(newest.body))
+        related = state.upsert_related([(newest.id, parsed)])
+        lead = _locked_lead(lead_id)
+        applied = lead.applied_delivery_id or 0
+        previous = lead.status if applied else ""
+        fields = []
         # Deliveries apply in receipt (id) order: one received before the state the lead already
         # shows only adds to the history.
-        if newest.id >= (lead.applied_delivery_id or 0):
-            _apply(lead, crf.parse(bytes(newest.body)), newest)
-        if arrived:
-            ownership.route(lead)  # once, on arrival: lead updates never reassign
-        LeadDelivery.objects.filter(pk__in=[d.pk for d in batch]).update(
-            outcome=DeliveryOutcome.PROCESSED,
-            processed_at=timezone.now(),
-            error="",
-            next_attempt_at=None,
-            attempts=F("attempts") + 1,
-            queued_at=None,
-        )
-        _rebuild_history(lead)
-        # CRF shows what we wrote back: those write-backs are confirmed (never the other way
-        # round: CRF's status stays what CRF said, the lender's disposition what staff set).
-        dispositions.confirm(lead_id, {delivery.status for delivery in batch})
+        if newest.id >= applied:
+            for name, value in state.lead_values(parsed, newest, related).items():
+                setattr(lead, name, value)
+            # CRF's fields only: staff-owned ones (the assigned officer) are never written here.
+            fields.extend(state.WRITTEN_FIELDS)
+        assignment = ownership.route(lead) if not applied else None  # lead updates never route
+        if assignment:
+            fields.append("assigned_officer")
+        if fields:
+            lead.save(update_fields=fields)
+        if assignment:
+            assignment.save()
+        if batch[0].id > applied:  # all newer than the state shown: the history goes on
+            StatusChange.objects.bulk_create(
+                state.status_history(lead_id, _history_of(batch), previous)
+            )
+        else:
+            _rebuild_history(lead)
+        if lead.disposition_id:
+            # CRF shows what we wrote back: those write-backs are confirmed (never the other way
+            # round: CRF's status stays what CRF said, the lender's disposition what staff set).
+            dispositions.confirm(lead_id, {delivery.status for delivery in batch})
     return len(batch)
 
 
+# Takes a lead's unprocessed deliveries for the transaction that applies them, and reads them:
+# rolled back with it when processing fails (then `_record_failure` marks them).
+CLAIM_BATCH = f"""
+    UPDATE {LeadDelivery._meta.db_table}
+    SET outcome = %(processed)s, processed_at = %(now)s, error = '', next_attempt_at = NULL,
+        attempts = attempts + 1, queued_at = NULL
+    WHERE lead_id = %(lead)s AND outcome IN (%(pending)s, %(failed)s)
+    RETURNING id, status, received_at, body
+"""
+
+
+def _claim_batch(lead_id: uuid.UUID) -> list[LeadDelivery]:
+    values = {
+        "processed": DeliveryOutcome.PROCESSED,
+        "now": _db_time(timezone.now()),
+        "lead": LeadDelivery._meta.get_field("lead").get_db_prep_value(lead_id, connection),
+        "pending": DeliveryOutcome.PENDING,
+        "failed": DeliveryOutcome.FAILED,
+    }
+    claimed = LeadDelivery.objects.raw(CLAIM_BATCH, values)
+    return sorted(claimed, key=attrgetter("id"))  # RETURNING keeps no order
+
+
+def _history_of(deliveries: Iterable[LeadDelivery]) -> list[tuple[int, str, datetime]]:
+    return [(delivery.id, delivery.status, delivery.received_at) for delivery in deliveries]
+
+
 def _locked_lead(lead_id: uuid.UUID) -> Lead:
-    # INSERT … ON CONFLICT DO NOTHING, then lock: concurrent first deliveries of one lead meet on
-    # the same row instead of racing to create it.
-    Lead.objects.bulk_create([Lead(id=lead_id)], ignore_conflicts=True)
-    return Lead.objects.select_for_update().get(id=lead_id)
-
-
-def _apply(lead: Lead, parsed: crf.ParsedLead, delivery: LeadDelivery) -> None:
-    related = state.upsert_related([(delivery.id, parsed)])
-    for name, value in state.lead_values(parsed, delivery, related).items():
-        setattr(lead, name, value)
-    # CRF's fields only: staff-owned ones (the assigned officer) are never written back here.
-    lead.save(update_fields=state.WRITTEN_FIELDS)
+    lead = Lead.objects.select_for_update().filter(id=lead_id).first()
+    if lead is None:
+        # INSERT … ON CONFLICT DO NOTHING, then lock: concurrent first deliveries of one lead
+        # meet on the same row instead of racing to create it.
+        Lead.objects.bulk_create([Lead(id=lead_id)], ignore_conflicts=True)
+        lead = Lead.objects.select_for_update().get(id=lead_id)
+    return lead
 
 
 def _rebuild_history(lead: Lead) -> None:
-    """Make the status history match the processed deliveries, in receipt order."""
+    """Make the status history match the processed deliveries, in receipt order: when a delivery
+    older than the state shown was processed (late, or again)."""
     processed = lead.deliveries.filter(outcome=DeliveryOutcome.PROCESSED).order_by("id")
     history = state.status_history(lead.id, processed.values_list("id", "status", "received_at"))
     wanted = {change.delivery_id: change for change in history}

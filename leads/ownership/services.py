@@ -1,13 +1,14 @@
 """Ownership and speed to lead (docs/contract.md#17-ownership-and-speed-to-lead).
 
 Every change of a lead's officer goes through `assign`, which records it (who, from, to, when, by
-a person or a rule). Routing runs once, when a lead first arrives; lead updates never reassign.
+whom). Routing (`route`) runs once, when a lead first arrives, and its choice is saved with the
+lead's first state and recorded the same way; lead updates never reassign.
 """
 
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -68,32 +69,48 @@ def officers() -> QuerySet:
     return get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username")
 
 
-def route(lead: Lead) -> RoutingRule | None:
-    """Assign a lead that just arrived by the first active rule it matches, round-robin within
-    the rule's active officers; call inside the transaction that created the lead. Leaves it
-    unassigned when no rule matches (or a matching rule has no active officer)."""
+def route(lead: Lead) -> LeadAssignment | None:
+    """Choose the officer of a lead that just arrived: the first active rule it matches,
+    round-robin within the rule's active officers. Sets `lead.assigned_officer` for the caller to
+    save with the lead's other fields, and returns the assignment to record once it is saved.
+    None, and the lead unassigned, when no rule matches (or a matching rule has no active officer).
+
+    One query reads every active rule with its pool, one takes the turn.
+    """
     if lead.assigned_officer_id is not None:
         return None
-    for rule in RoutingRule.objects.filter(active=True).prefetch_related("officers"):
-        if not matches(rule, lead):
-            continue
-        pool = sorted(
-            (o for o in rule.officers.all() if o.is_active and o.is_staff), key=lambda o: o.pk
+    pools: dict[RoutingRule, list[int]] = {}
+    members = (
+        RoutingRule.officers.through.objects.filter(
+            routingrule__active=True, user__is_active=True, user__is_staff=True
         )
-        if not pool:
-            continue
-        officer = pool[_take_turn(rule) % len(pool)]
-        assign(Lead.objects.filter(pk=lead.pk), officer, by=None, rule=rule)
-        lead.assigned_officer = officer
-        return rule
+        .select_related("routingrule")
+        .order_by("routingrule__position", "routingrule_id", "user_id")
+    )
+    for member in members:
+        pools.setdefault(member.routingrule, []).append(member.user_id)
+    for rule, pool in pools.items():
+        if matches(rule, lead):
+            lead.assigned_officer_id = pool[_take_turn(rule) % len(pool)]
+            return LeadAssignment(
+                lead=lead,
+                to_officer_id=lead.assigned_officer_id,
+                by=None,
+                rule=rule,
+                at=timezone.now(),
+            )
     return None
 
 
 def _take_turn(rule: RoutingRule) -> int:
-    """The rule's next turn, taken under its row lock: two workers never get the same one."""
-    locked = RoutingRule.objects.select_for_update().get(pk=rule.pk)
-    RoutingRule.objects.filter(pk=rule.pk).update(turns=locked.turns + 1)
-    return locked.turns
+    """The rule's next turn, counted in one UPDATE: the row lock it takes means two workers
+    never get the same turn."""
+    table = connection.ops.quote_name(RoutingRule._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET turns = turns + 1 WHERE id = %s RETURNING turns", [rule.pk]
+        )
+        return cursor.fetchone()[0] - 1
 
 
 def matches(rule: RoutingRule, lead: Lead) -> bool:

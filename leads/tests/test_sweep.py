@@ -28,13 +28,14 @@ def broker_at(url: str):
     """Publish to `url` instead of running tasks in-process."""
     from leadcrm.celery import app
 
-    saved = app.conf.broker_write_url, app.conf.task_always_eager
-    app.conf.broker_write_url, app.conf.task_always_eager = url, False
+    # CELERY_TASK_ALWAYS_EAGER by the name the settings gave it: Celery reads that one first.
+    saved = app.conf.broker_write_url, app.conf.CELERY_TASK_ALWAYS_EAGER
+    app.conf.broker_write_url, app.conf.CELERY_TASK_ALWAYS_EAGER = url, False
     forget_connections(app)
     try:
         yield app
     finally:
-        app.conf.broker_write_url, app.conf.task_always_eager = saved
+        app.conf.broker_write_url, app.conf.CELERY_TASK_ALWAYS_EAGER = saved
         forget_connections(app)
 
 

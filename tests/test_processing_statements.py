@@ -1,0 +1,77 @@
+"""What applying one delivery costs on PostgreSQL, in statements: each is a round trip, and a
+worker's rate is mostly their sum (docs/contract.md#9-processing-retries-and-the-sweep).
+
+Counted inside the transaction, as a worker runs it (its BEGIN and COMMIT not counted), on the
+paths that cost the most: a new lead that a routing rule assigns, and a lead update with a
+write-back awaiting confirmation."""
+
+import json
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from leads.choices import WriteBack
+from leads.intake import services
+from leads.models import Disposition, Lead, LeadAssignment, RoutingRule, StatusChange
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def officers(django_user_model):
+    return [django_user_model.objects.create_user(f"officer{n}", is_staff=True) for n in range(2)]
+
+
+@pytest.fixture
+def rule(officers):
+    rule = RoutingRule.objects.create(name="Everything", position=1)
+    rule.officers.set(officers)
+    return rule
+
+
+def deliver(lead: dict) -> uuid.UUID:
+    return services.receive_lead(json.dumps(lead).encode()).delivery.lead_id
+
+
+def applied(lead_id: uuid.UUID) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert services.process_lead(lead_id) == 1
+    return [query["sql"] for query in queries]
+
+
+def test_a_new_lead_routed_to_an_officer_is_applied_in_at_most_twelve_statements(
+    sample_lead, rule, officers
+):
+    lead_id = deliver({**sample_lead, "id": str(uuid.uuid4())})
+
+    statements = applied(lead_id)
+
+    lead = Lead.objects.get(pk=lead_id)
+    assert lead.status == sample_lead["status"] and lead.matched_product is not None
+    assert lead.assigned_officer == officers[0]
+    assert LeadAssignment.objects.get(lead=lead).rule == rule
+    assert StatusChange.objects.filter(lead=lead).count() == 1
+    assert len(statements) <= 12, "\n".join(s[:100] for s in statements)
+
+
+def test_a_lead_update_confirming_a_write_back_is_applied_in_at_most_eight_statements(
+    sample_lead, officers
+):
+    lead_id = deliver({**sample_lead, "id": str(uuid.uuid4())})
+    services.process_lead(lead_id)
+    disposition = Disposition.objects.create(
+        lead_id=lead_id, status="Reviewed", body={}, state=WriteBack.SENT, author=officers[0]
+    )
+    Lead.objects.filter(pk=lead_id).update(disposition=disposition)
+    deliver({**sample_lead, "id": str(lead_id), "status": "Reviewed"})
+
+    statements = applied(lead_id)
+
+    lead = Lead.objects.get(pk=lead_id)
+    assert lead.status == "Reviewed"
+    assert [c.to_status for c in lead.status_changes.order_by("id")] == ["Matched", "Reviewed"]
+    disposition.refresh_from_db()
+    assert disposition.confirmed_at is not None
+    assert len(statements) <= 8, "\n".join(s[:100] for s in statements)
