@@ -1,9 +1,9 @@
-"""What applying one delivery costs on PostgreSQL, in statements: each is a round trip, and a
-worker's rate is mostly their sum (docs/contract.md#9-processing-retries-and-the-sweep).
+"""What storing and applying one delivery cost on PostgreSQL, in statements: each is a round
+trip, and the webhook's and a worker's rates are mostly their sum
+(docs/contract.md#9-processing-retries-and-the-sweep).
 
-Counted inside the transaction, as a worker runs it (its BEGIN and COMMIT not counted), on the
-paths that cost the most: a new lead that a routing rule assigns, and a lead update with a
-write-back awaiting confirmation."""
+Counted as they run in production, BEGIN and COMMIT included, on the paths that cost the most: a
+new lead that a routing rule assigns, and a lead update with a write-back awaiting confirmation."""
 
 import json
 import uuid
@@ -75,3 +75,16 @@ def test_a_lead_update_confirming_a_write_back_is_applied_in_at_most_eight_state
     disposition.refresh_from_db()
     assert disposition.confirmed_at is not None
     assert len(statements) <= 8, "\n".join(s[:100] for s in statements)
+
+
+def test_a_delivery_is_stored_in_one_statement_committed_as_it_runs(sample_lead):
+    body = json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode()
+
+    with CaptureQueriesContext(connection) as queries:
+        receipt = services.receive_lead(body)
+    with CaptureQueriesContext(connection) as again:
+        duplicate = services.receive_lead(body)
+
+    assert [query["sql"].split()[0] for query in queries] == ["INSERT"]
+    assert (duplicate.duplicate, duplicate.delivery.pk) == (True, receipt.delivery.pk)
+    assert [query["sql"].split()[0] for query in again] == ["INSERT", "SELECT"]

@@ -9,6 +9,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -66,7 +67,7 @@ def receive_lead(
         return Receipt(_store_rejected(raw, source, exc.detail), invalid=exc)
     queued_at = timezone.now()
     try:
-        with transaction.atomic():
+        with _alone():
             # Claimed for the task queued below: the sweep leaves the delivery to it, unless the
             # broker does not take it.
             delivery = LeadDelivery.objects.create(
@@ -77,14 +78,19 @@ def receive_lead(
                 warnings=parsed.problems,
                 queued_at=queued_at,
             )
-            enqueue_on_commit(
-                PROCESS_TASK,
-                str(parsed.id),
-                on_failure=partial(_release, [parsed.id], queued_at),
-            )
     except IntegrityError:
         return Receipt(_stored_already(raw, parsed.id), duplicate=True)
+    enqueue_on_commit(
+        PROCESS_TASK, str(parsed.id), on_failure=partial(_release, [parsed.id], queued_at)
+    )
     return Receipt(delivery)
+
+
+def _alone():
+    """The one INSERT of a delivery: a statement of its own, committed as it runs (no BEGIN and
+    COMMIT around it); within a caller's transaction, a savepoint, so that a duplicate's
+    IntegrityError leaves that transaction usable."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
 def reject_delivery(
@@ -119,7 +125,7 @@ def _raw(
 
 def _store_rejected(raw: dict, source: str, error: str) -> LeadDelivery:
     try:
-        with transaction.atomic():
+        with _alone():
             return LeadDelivery.objects.create(
                 **raw, source=source, outcome=DeliveryOutcome.REJECTED, error=error
             )
