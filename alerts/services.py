@@ -15,6 +15,7 @@ from django.db.models import Count, F, Max, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from leadcrm import bulk
 from leadcrm.enqueue import enqueue_on_commit
 from leads.models import Lead, LeadSearchText
 
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 # Queued by name: the task module imports this one, never the other way round.
 NOTIFY_TASK = "alerts.tasks.notify_alerts"
-INSERT_BATCH = 2000  # rows per INSERT: 10,000 alerts are five statements
 TASK_CHUNK = 500  # alerts per notification task
 MAX_SEND_ATTEMPTS = 5
 # Rows a sender may try to claim (a SENDING one only once its claim is stale).
@@ -105,17 +105,11 @@ ITEM_ERRORS = (DataError, IntegrityError, ValueError, TypeError)
 
 
 def _insert(delivery: AlertDelivery, rows: list[dict], received_at) -> None:
-    user_ids = {values["user_id"] for values in rows if values["user_id"]}
-    CRSUser.objects.bulk_create(
-        [CRSUser(id=user_id) for user_id in user_ids],
-        ignore_conflicts=True,
-        batch_size=INSERT_BATCH,
-    )
+    user_ids = sorted({values["user_id"] for values in rows if values["user_id"]})
+    bulk.insert_new(CRSUser, [CRSUser(id=user_id) for user_id in user_ids])
     # The notification id is the primary key: an item CRS sends again is stored once.
-    Alert.objects.bulk_create(
-        [Alert(delivery=delivery, received_at=received_at, **values) for values in rows],
-        ignore_conflicts=True,
-        batch_size=INSERT_BATCH,
+    bulk.insert_new(
+        Alert, [Alert(delivery=delivery, received_at=received_at, **values) for values in rows]
     )
 
 

@@ -20,13 +20,40 @@ def insert(model: type[models.Model], objs: list[models.Model]) -> None:
     meta = model._meta
     if keyless := [obj for obj in objs if obj.pk is None]:
         _assign_keys(connection, meta, keyless)
+    _copy(connection, meta, meta.db_table, objs)
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def insert_new(model: type[models.Model], objs: list[models.Model]) -> None:
+    """Insert those of `objs` whose keys no row has yet, as `bulk_create(ignore_conflicts=True)`
+    does: on PostgreSQL by COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT DO
+    NOTHING. Keys must be set. Inside a transaction."""
+    if not objs:
+        return
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs, ignore_conflicts=True, batch_size=2000)
+        return
+    meta = model._meta
+    table, staging = connection.ops.quote_name(meta.db_table), f"new_{meta.db_table}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {staging} (LIKE {table}) ON COMMIT DROP")
+        _copy(connection, meta, staging, objs)
+        cursor.execute(f"INSERT INTO {table} SELECT * FROM {staging} ON CONFLICT DO NOTHING")
+        cursor.execute(f"DROP TABLE {staging}")
+
+
+def _copy(connection, meta, table: str, objs: list[models.Model]) -> None:
     fields = meta.concrete_fields
     prepare = [_preparer(field, connection) for field in fields]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    # Errors as Django's (DataError, IntegrityError, …): the cursor below is psycopg's own.
     with (
+        connection.wrap_database_errors,
         connection.cursor() as cursor,
         cursor.cursor.copy(
-            f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+            f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
         ) as copy,
     ):
         for obj in objs:
@@ -36,8 +63,6 @@ def insert(model: type[models.Model], objs: list[models.Model]) -> None:
                     for field, convert in zip(fields, prepare, strict=True)
                 ]
             )
-    for obj in objs:
-        obj._state.adding, obj._state.db = False, connection.alias
 
 
 def _assign_keys(connection, meta, objs) -> None:
