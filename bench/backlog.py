@@ -39,7 +39,7 @@ def store(count: int) -> None:
 
 
 def queue() -> None:
-    print(services.queue_due_leads())
+    services.queue_due_leads()
 
 
 def loop() -> None:

@@ -6,7 +6,8 @@
 -- The sample's id, as a Lua pattern ("-" is special in patterns).
 local sample_id = string.gsub("4626a582-afb9-48bf-8d86-87e6fe91a842", "%-", "%%-")
 local threads = {}
-local template, repeat_body, prefix, counter, bad = nil, nil, nil, 0, 0
+local template, repeat_body, prefix, counter = nil, nil, nil, 0
+bad = 0 -- a global: done() reads it from each thread with thread:get
 
 function setup(thread)
   thread:set("number", #threads + 1)
