@@ -130,6 +130,10 @@ def main() -> int:
             rows += compare_worker(args)
         if "lag" in args.only:
             rows += measure_lag(args, ours_url, intake_rate=intake[0].ours)
+        # Messages nobody will read (the intake's, with no worker running); the databases are
+        # kept for a look afterwards and dropped by the next run.
+        processes.callback(flush_redis, args, WEB_REDIS)
+        processes.callback(flush_redis, args, WORKER_REDIS)
     print(summary(rows))
     print(f"\nTotal run time: {time.perf_counter() - started:.0f} s")
     failed = [row.name for row in rows if row.verdict == "FAIL"]
