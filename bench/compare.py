@@ -706,6 +706,8 @@ def paced_posts(url: str, rate: float, seconds: float) -> dict:
                 status = response.status
         except urllib.error.HTTPError as exc:
             status = exc.code
+        except OSError:  # refused, reset or timed out: counted as not answered 202
+            status = 0
         with lock:
             statuses.append(status)
 
