@@ -11,7 +11,7 @@ export CHROMIUM
 # The package tool system packages come from; overridable so a test can make installing fail.
 APT_GET ?= apt-get
 
-.PHONY: run test lint install chromium node clean bench-intake bench-workspace azurite
+.PHONY: run test lint install chromium node clean bench bench-intake bench-workspace azurite
 
 # Everything `make test` needs: the system checks first, so a missing one stops before the long part.
 install: chromium node node_modules/.installed $(VENV)/.installed
@@ -94,3 +94,8 @@ bench-intake: $(VENV)/.installed
 
 bench-workspace: $(VENV)/.installed
 	$(PY) bench/workspace.py
+
+# Intake, batches and processing against bare baselines (installs wrk if it is missing);
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--rounds 5 --no-fail".
+bench: $(VENV)/.installed
+	$(PY) bench/compare.py $(BENCH_ARGS)
