@@ -4,7 +4,7 @@ It checks the secret header, reads the body and stores it with one psycopg INSER
 SHA-256, the headers, the time received) into `bare_delivery` in its own scratch database, then
 answers 202 with a small JSON. No framework, no parsing of the lead, no queue.
 
-    BARE_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/leadcrm_benchh_bare BARE_SECRET=s \
+    BARE_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/leadcrm_compare_bare BARE_SECRET=s \
         .venv/bin/python -m gunicorn --chdir bench bare_intake:application
 
 `bench/compare.py` creates the table (`TABLE`) and starts it under the same gunicorn settings as

@@ -4,7 +4,7 @@
     .venv/bin/python bench/compare.py --no-fail --only intake,lag
 
 Starts everything itself on scratch PostgreSQL databases (dropped and recreated, prefix
-`leadcrm_benchh`) and Redis databases 11 and 12, with PostgreSQL and Redis up on 127.0.0.1:
+`leadcrm_compare`) and Redis databases 11 and 12, with PostgreSQL and Redis up on 127.0.0.1:
 
 1. intake: CRF webhook under gunicorn (2 sync workers) vs `bench/bare_intake.py` under the same
    gunicorn, loaded by wrk (`bench/post_lead.lua`: a new lead id each request); throughput and
@@ -53,7 +53,7 @@ SAMPLE = json.loads(SAMPLE_PATH.read_text())
 PY = sys.executable
 SECRET = "bench-secret"
 CRS_USER, CRS_PASSWORD = "crs-bench", "pw-bench-01234"  # CRS allows at most 15 characters
-PREFIX = "leadcrm_benchh"
+PREFIX = "leadcrm_compare"
 OURS_DB, BARE_DB = PREFIX, f"{PREFIX}_bare"
 COPY_DB = f"{PREFIX}_copy"  # the project's schema, empty: where the batch baseline copies to
 BACKLOG_DB, DRAIN_DB = f"{PREFIX}_backlog", f"{PREFIX}_drain"

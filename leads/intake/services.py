@@ -230,14 +230,18 @@ def _history_of(deliveries: Iterable[LeadDelivery]) -> list[tuple[int, str, date
     return [(delivery.id, delivery.status, delivery.received_at) for delivery in deliveries]
 
 
+# What processing reads of a lead before it writes CRF's fields: the rest is written, not read.
+LOCKED_FIELDS = ("id", "status", "applied_delivery", "assigned_officer", "disposition")
+
+
 def _locked_lead(lead_id: uuid.UUID) -> Lead:
-    lead = Lead.objects.select_for_update().filter(id=lead_id).first()
-    if lead is None:
-        # INSERT … ON CONFLICT DO NOTHING, then lock: concurrent first deliveries of one lead
-        # meet on the same row instead of racing to create it.
-        Lead.objects.bulk_create([Lead(id=lead_id)], ignore_conflicts=True)
-        lead = Lead.objects.select_for_update().get(id=lead_id)
-    return lead
+    locked = Lead.objects.select_for_update().filter(id=lead_id).order_by().only(*LOCKED_FIELDS)
+    for lead in locked:
+        return lead
+    # INSERT … ON CONFLICT DO NOTHING, then lock: concurrent first deliveries of one lead meet
+    # on the same row instead of racing to create it.
+    Lead.objects.bulk_create([Lead(id=lead_id)], ignore_conflicts=True)
+    return locked.get()
 
 
 def _rebuild_history(lead: Lead) -> None:
