@@ -161,7 +161,7 @@ def process_lead(lead_id: uuid.UUID) -> int:
 
 def _apply_unprocessed(lead_id: uuid.UUID) -> int:
     """One transaction of a few statements: the batch claimed and read in one, each kind of
-    partner and product upserted in one, the lead locked and saved once, its history continued
+    partner and product upserted in one, the lead written once, its history continued
     (docs/contract.md#9-processing-retries-and-the-sweep). Rows are taken in one order on every
     path (deliveries, partners and products by key, the lead): two workers never wait on each
     other crosswise."""
@@ -171,36 +171,64 @@ def _apply_unprocessed(lead_id: uuid.UUID) -> int:
             return 0
         newest = batch[-1]
         parsed = crf.parse(bytes(newest.body))
-        related = state.upsert_related([(newest.id, parsed)])
+        values = state.lead_values(parsed, newest, state.upsert_related([(newest.id, parsed)]))
         lead = _locked_lead(lead_id)
-        applied = lead.applied_delivery_id or 0
-        previous = lead.status if applied else ""
-        fields = []
-        # Deliveries apply in receipt (id) order: one received before the state the lead already
-        # shows only adds to the history.
-        if newest.id >= applied:
-            for name, value in state.lead_values(parsed, newest, related).items():
-                setattr(lead, name, value)
-            # CRF's fields only: staff-owned ones (the assigned officer) are never written here.
-            fields.extend(state.WRITTEN_FIELDS)
-        assignment = ownership.route(lead) if not applied else None  # lead updates never route
-        if assignment:
-            fields.append("assigned_officer")
-        if fields:
-            lead.save(update_fields=fields)
-        if assignment:
-            assignment.save()
-        if batch[0].id > applied:  # all newer than the state shown: the history goes on
-            StatusChange.objects.bulk_create(
-                state.status_history(lead_id, _history_of(batch), previous)
-            )
-        else:
-            _rebuild_history(lead)
-        if lead.disposition_id:
-            # CRF shows what we wrote back: those write-backs are confirmed (never the other way
-            # round: CRF's status stays what CRF said, the lender's disposition what staff set).
-            dispositions.confirm(lead_id, {delivery.status for delivery in batch})
+        if lead is None:
+            if _inserted(values):
+                StatusChange.objects.bulk_create(state.status_history(lead_id, _history_of(batch)))
+                return len(batch)
+            lead = _locked_lead(lead_id)  # another worker's first delivery of it came first
+        _update(lead, values, batch)
     return len(batch)
+
+
+def _inserted(values: dict) -> Lead | None:
+    """A lead that just arrived, written once: its first state and the officer a rule routes it
+    to. None when another worker inserted it first (that first delivery has committed; this
+    batch is then an update of it, and the rule's turn taken here is skipped)."""
+    lead = Lead(**values)
+    assignment = ownership.route(lead)
+    try:
+        with transaction.atomic():
+            lead.save(force_insert=True)
+    except IntegrityError:
+        if not Lead.objects.filter(pk=lead.pk).exists():
+            raise  # not the key: a defect, recorded as the batch's failure
+        return None
+    if assignment:
+        assignment.save()
+    return lead
+
+
+def _update(lead: Lead, values: dict, batch: list[LeadDelivery]) -> None:
+    newest = batch[-1]
+    applied = lead.applied_delivery_id or 0
+    previous = lead.status if applied else ""
+    fields = []
+    # Deliveries apply in receipt (id) order: one received before the state the lead already
+    # shows only adds to the history.
+    if newest.id >= applied:
+        for name, value in values.items():
+            setattr(lead, name, value)
+        # CRF's fields only: staff-owned ones (the assigned officer) are never written here.
+        fields.extend(state.WRITTEN_FIELDS)
+    assignment = ownership.route(lead) if not applied else None  # lead updates never route
+    if assignment:
+        fields.append("assigned_officer")
+    if fields:
+        lead.save(update_fields=fields)
+    if assignment:
+        assignment.save()
+    if batch[0].id > applied:  # all newer than the state shown: the history goes on
+        StatusChange.objects.bulk_create(
+            state.status_history(lead.id, _history_of(batch), previous)
+        )
+    else:
+        _rebuild_history(lead)
+    if lead.disposition_id:
+        # CRF shows what we wrote back: those write-backs are confirmed (never the other way
+        # round: CRF's status stays what CRF said, the lender's disposition what staff set).
+        dispositions.confirm(lead.id, {delivery.status for delivery in batch})
 
 
 # Takes a lead's unprocessed deliveries for the transaction that applies them, and reads them:
@@ -234,14 +262,10 @@ def _history_of(deliveries: Iterable[LeadDelivery]) -> list[tuple[int, str, date
 LOCKED_FIELDS = ("id", "status", "applied_delivery", "assigned_officer", "disposition")
 
 
-def _locked_lead(lead_id: uuid.UUID) -> Lead:
+def _locked_lead(lead_id: uuid.UUID) -> Lead | None:
+    """The lead's row, locked; None when it has none yet."""
     locked = Lead.objects.select_for_update().filter(id=lead_id).order_by().only(*LOCKED_FIELDS)
-    for lead in locked:
-        return lead
-    # INSERT … ON CONFLICT DO NOTHING, then lock: concurrent first deliveries of one lead meet
-    # on the same row instead of racing to create it.
-    Lead.objects.bulk_create([Lead(id=lead_id)], ignore_conflicts=True)
-    return locked.get()
+    return next(iter(locked), None)
 
 
 def _rebuild_history(lead: Lead) -> None:
