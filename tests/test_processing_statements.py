@@ -6,15 +6,24 @@ Counted as they run in production, BEGIN and COMMIT included, on the paths that 
 new lead that a routing rule assigns, and a lead update with a write-back awaiting confirmation."""
 
 import json
+import threading
+import time
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from leads.choices import WriteBack
 from leads.intake import services
-from leads.models import Disposition, Lead, LeadAssignment, RoutingRule, StatusChange
+from leads.models import (
+    Disposition,
+    Lead,
+    LeadAssignment,
+    LeadDelivery,
+    RoutingRule,
+    StatusChange,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -88,3 +97,38 @@ def test_a_delivery_is_stored_in_one_statement_committed_as_it_runs(sample_lead)
     assert [query["sql"].split()[0] for query in queries] == ["INSERT"]
     assert (duplicate.duplicate, duplicate.delivery.pk) == (True, receipt.delivery.pk)
     assert [query["sql"].split()[0] for query in again] == ["INSERT", "SELECT"]
+
+
+def test_a_lead_another_worker_inserts_first_is_applied_as_its_update(sample_lead):
+    """The one-write path for a new lead meets a concurrent first write of the same lead: this
+    worker's INSERT waits for the other's transaction, fails on the key once it commits, and
+    the delivery is applied to the row the other wrote, in the same transaction."""
+    lead_id = deliver({**sample_lead, "id": str(uuid.uuid4())})
+    other_inserted, other_may_commit = threading.Event(), threading.Event()
+
+    def other_worker() -> None:
+        try:
+            with transaction.atomic():
+                Lead.objects.create(id=lead_id)
+                other_inserted.set()
+                other_may_commit.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_worker)
+    other.start()
+    assert other_inserted.wait(10)
+    processing = threading.Thread(
+        target=lambda: (services.process_lead(lead_id), connection.close())
+    )
+    processing.start()
+    time.sleep(0.5)  # this worker is waiting on the other's row
+    assert processing.is_alive()
+    other_may_commit.set()
+    other.join(10)
+    processing.join(10)
+
+    lead = Lead.objects.get(pk=lead_id)
+    assert lead.status == sample_lead["status"] and lead.matched_product is not None
+    assert [c.to_status for c in lead.status_changes.all()] == [sample_lead["status"]]
+    assert LeadDelivery.objects.get(lead_id=lead_id).outcome == "processed"
