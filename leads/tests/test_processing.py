@@ -17,8 +17,11 @@ def receive(sample_lead, **changes) -> LeadDelivery:
     return services.receive_lead(json.dumps({**sample_lead, **changes}).encode()).delivery
 
 
+LEAD_WRITES = ('INSERT INTO "leads_lead" ', 'UPDATE "leads_lead" ')
+
+
 def fail_lead_updates(execute, sql, params, many, context):
-    if sql.startswith('UPDATE "leads_lead"'):
+    if sql.startswith(LEAD_WRITES):  # a new lead's INSERT, an update's UPDATE
         raise OperationalError("server closed the connection unexpectedly")
     return execute(sql, params, many, context)
 

@@ -221,7 +221,7 @@ def test_a_failed_attempt_releases_the_claim_and_the_sweep_queues_the_retry_when
     from django.db import OperationalError, connection
 
     def fail_lead_updates(execute, sql, params, many, context):
-        if sql.startswith('UPDATE "leads_lead"'):
+        if sql.startswith(('INSERT INTO "leads_lead" ', 'UPDATE "leads_lead" ')):
             raise OperationalError("server closed the connection unexpectedly")
         return execute(sql, params, many, context)
 
