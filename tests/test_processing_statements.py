@@ -24,8 +24,17 @@ from leads.models import (
     RoutingRule,
     StatusChange,
 )
+from leads.tests.test_sweep import broker_at
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _own_broker():
+    """Tasks go to kombu's in-memory broker: the test run's worker must not process these leads
+    while a test does."""
+    with broker_at("memory://localhost/"):
+        yield
 
 
 @pytest.fixture
@@ -116,17 +125,20 @@ def test_a_lead_another_worker_inserts_first_is_applied_as_its_update(sample_lea
             connection.close()
 
     other = threading.Thread(target=other_worker)
-    other.start()
-    assert other_inserted.wait(10)
     processing = threading.Thread(
         target=lambda: (services.process_lead(lead_id), connection.close())
     )
-    processing.start()
-    time.sleep(0.5)  # this worker is waiting on the other's row
-    assert processing.is_alive()
-    other_may_commit.set()
-    other.join(10)
-    processing.join(10)
+    other.start()
+    try:
+        assert other_inserted.wait(10)
+        processing.start()
+        time.sleep(0.5)  # this worker is waiting on the other's row
+        assert processing.is_alive()
+    finally:
+        other_may_commit.set()
+        other.join(10)
+        if processing.ident:
+            processing.join(10)
 
     lead = Lead.objects.get(pk=lead_id)
     assert lead.status == sample_lead["status"] and lead.matched_product is not None
