@@ -1,7 +1,13 @@
+import atexit
 import logging
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from celery import Task
+from django import db
 from django.db import transaction
 
 from .celery import app
@@ -57,4 +63,86 @@ def publish_each(task: str, calls: Sequence[tuple], countdown: float | None = No
         log.warning(
             "Could not queue %s (%s); the sweep will queue it again.", task, type(exc).__name__
         )
+    return published
+
+
+# --- Batched publishing ---------------------------------------------------------------------------
+# A webhook answers after its delivery commits; publishing its task in the request cost a third of
+# it (a broker round trip and Celery's building of the message). In a web server's process
+# (`publish_in_background`, called by leadcrm.wsgi), items of a task that takes a list are instead
+# handed to a thread, which publishes one message for all that came within BATCH_WAIT of the
+# first. The claim made with the row stays until then: if the broker refuses, `on_failure` gives
+# it back; if the process dies first, the claim times out and the sweep queues the work
+# (settings.LEAD_REQUEUE_SECONDS). A broker outage or a crash delays work, never drops it.
+# Elsewhere (commands, workers, tests) each item is published as its transaction commits.
+BATCH_WAIT = 0.05  # seconds: at most this much added to a task's wait in the queue
+BATCH_LIMIT = 500  # items per message: one task applies them in one transaction
+
+_waiting: dict[str, list[tuple[object, Callable[[], object] | None]]] = {}
+_ready = threading.Condition()
+_background = False
+_publisher_pid: int | None = None  # the process whose thread publishes (gunicorn forks workers)
+
+
+def publish_in_background() -> None:
+    """Batch this process's publishing on a thread of its own (a web server's process)."""
+    global _background
+    _background = True
+    atexit.register(flush_batches)  # a worker stopped gracefully publishes what it holds
+
+
+def enqueue_batched_on_commit(
+    task: str, item, *, on_failure: Callable[[], object] | None = None
+) -> None:
+    """Queue `item` for `task`, which takes a list of items, once the current transaction
+    commits: in a web server, in one message with the others given meanwhile, the caller never
+    waiting for the broker; elsewhere at once, alone. Never fails the caller.
+
+    Without a broker (tasks run in-process) the task runs at once with `[item]`, as
+    `enqueue_on_commit` runs any task.
+    """
+    if app.conf.task_always_eager:
+        enqueue_on_commit(task, [item], on_failure=on_failure)
+        return
+    transaction.on_commit(partial(_hand_over, task, item, on_failure), robust=True)
+
+
+def _hand_over(task: str, item, on_failure: Callable[[], object] | None) -> None:
+    global _publisher_pid
+    with _ready:
+        _waiting.setdefault(task, []).append((item, on_failure))
+        if _background and _publisher_pid != os.getpid():
+            _publisher_pid = os.getpid()
+            threading.Thread(target=_publish_forever, name="batched-publish", daemon=True).start()
+        _ready.notify()
+    if not _background:
+        flush_batches()
+
+
+def _publish_forever() -> None:
+    while True:
+        with _ready:
+            _ready.wait_for(lambda: _waiting)
+        time.sleep(BATCH_WAIT)  # what comes meanwhile goes in the same message
+        try:
+            flush_batches()
+        except Exception:  # never end the thread: what it failed to publish, the sweep queues
+            log.exception("Publishing batched tasks failed")
+        finally:
+            db.connections.close_all()  # this thread's, opened by an on_failure
+
+
+def flush_batches() -> int:
+    """Publish every item waiting, now, in this thread; returns how many the broker took."""
+    with _ready:
+        waiting = dict(_waiting)
+        _waiting.clear()
+    published = 0
+    for task, entries in waiting.items():
+        chunks = [entries[n : n + BATCH_LIMIT] for n in range(0, len(entries), BATCH_LIMIT)]
+        taken = publish_each(task, [([item for item, _ in chunk],) for chunk in chunks])
+        published += sum(len(chunk) for chunk in chunks[:taken])
+        for _, on_failure in (entry for chunk in chunks[taken:] for entry in chunk):
+            if on_failure:
+                on_failure()
     return published

@@ -144,3 +144,57 @@ def test_a_lead_another_worker_inserts_first_is_applied_as_its_update(sample_lea
     assert lead.status == sample_lead["status"] and lead.matched_product is not None
     assert [c.to_status for c in lead.status_changes.all()] == [sample_lead["status"]]
     assert LeadDelivery.objects.get(lead_id=lead_id).outcome == "processed"
+
+
+def test_twenty_new_leads_received_together_are_applied_in_ten_statements(
+    sample_lead, rule, officers
+):
+    lead_ids = [deliver({**sample_lead, "id": str(uuid.uuid4())}) for _ in range(20)]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert services.process_leads(lead_ids) == 20
+
+    statements = [query["sql"] for query in queries]
+    assert Lead.objects.count() == 20 and StatusChange.objects.count() == 20
+    assigned = Lead.objects.values_list("assigned_officer", flat=True)
+    assert sorted(assigned) == sorted([officer.pk for officer in officers] * 10)
+    assert LeadAssignment.objects.filter(rule=rule).count() == 20
+    assert len(statements) <= 10, "\n".join(s[:100] for s in statements)
+
+
+def test_leads_received_together_one_of_which_another_worker_inserts_first(sample_lead):
+    """The batch's one INSERT of its new leads fails on the key another worker's first write
+    took: the batch is rolled back and each lead applied on its own, that one as an update."""
+    raced, other_new = (deliver({**sample_lead, "id": str(uuid.uuid4())}) for _ in range(2))
+    other_inserted, other_may_commit = threading.Event(), threading.Event()
+
+    def other_worker() -> None:
+        try:
+            with transaction.atomic():
+                Lead.objects.create(id=raced)
+                other_inserted.set()
+                other_may_commit.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_worker)
+    processing = threading.Thread(
+        target=lambda: (services.process_leads([raced, other_new]), connection.close())
+    )
+    other.start()
+    try:
+        assert other_inserted.wait(10)
+        processing.start()
+        time.sleep(0.5)  # this worker is waiting on the other's row
+        assert processing.is_alive()
+    finally:
+        other_may_commit.set()
+        other.join(10)
+        if processing.ident:
+            processing.join(10)
+
+    for lead_id in (raced, other_new):
+        lead = Lead.objects.get(pk=lead_id)
+        assert lead.status == sample_lead["status"] and lead.matched_product is not None
+        assert [c.to_status for c in lead.status_changes.all()] == [sample_lead["status"]]
+        assert LeadDelivery.objects.get(lead_id=lead_id).outcome == "processed"

@@ -20,10 +20,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from leadcrm.enqueue import enqueue_on_commit, publish_each
+from leadcrm.enqueue import enqueue_batched_on_commit, publish_each
 from leads.choices import DeliveryOutcome, DeliverySource
 from leads.dispositions import services as dispositions
-from leads.models import Lead, LeadDelivery, StatusChange
+from leads.models import Lead, LeadAssignment, LeadDelivery, StatusChange
 from leads.ownership import services as ownership
 
 from . import crf, state
@@ -31,7 +31,8 @@ from . import crf, state
 log = logging.getLogger(__name__)
 
 # Queued by name: the task module imports this one, never the other way round.
-PROCESS_TASK = "leads.tasks.process_lead_deliveries"
+PROCESS_TASK = "leads.tasks.process_lead_deliveries"  # one lead: the sweep's and a person's
+PROCESS_BATCH_TASK = "leads.tasks.process_leads"  # several: the intake's, batched as they come
 UNPROCESSED = (DeliveryOutcome.PENDING, DeliveryOutcome.FAILED)
 MAX_ATTEMPTS = 8  # retried after 1, 2, 4 … 64 minutes, then left failed for a person to look at
 # Deliveries a sweep claims at most: after an outage, a backlog is queued in one run, and this
@@ -80,8 +81,8 @@ def receive_lead(
             )
     except IntegrityError:
         return Receipt(_stored_already(raw, parsed.id), duplicate=True)
-    enqueue_on_commit(
-        PROCESS_TASK, str(parsed.id), on_failure=partial(_release, [parsed.id], queued_at)
+    enqueue_batched_on_commit(
+        PROCESS_BATCH_TASK, str(parsed.id), on_failure=partial(_release, [parsed.id], queued_at)
     )
     return Receipt(delivery)
 
@@ -159,6 +160,51 @@ def process_lead(lead_id: uuid.UUID) -> int:
         return 0
 
 
+def process_leads(lead_ids: list[uuid.UUID]) -> int:
+    """`process_lead` for several leads (those received within a moment of each other), in one
+    transaction of a few statements for all: their deliveries claimed in one, their partners and
+    products upserted in one, the new ones inserted in one, their histories in one. When any lead
+    fails, or another worker inserted one of the new ones first, that transaction is rolled back
+    and each lead is processed on its own: a failure is recorded on its lead's deliveries alone."""
+    lead_ids = list(dict.fromkeys(lead_ids))
+    if len(lead_ids) == 1:
+        return process_lead(lead_ids[0])
+    try:
+        with transaction.atomic():
+            return _apply_together(lead_ids)
+    except Exception as exc:
+        log.info(
+            "Processing %d leads together failed (%s); processing each on its own.",
+            len(lead_ids),
+            type(exc).__name__,
+        )
+        return sum(process_lead(lead_id) for lead_id in lead_ids)
+
+
+def _apply_together(lead_ids: list[uuid.UUID]) -> int:
+    claimed = _claim_batch(lead_ids)
+    batches: dict[uuid.UUID, list[LeadDelivery]] = {}
+    for delivery in claimed:
+        batches.setdefault(_uuid(delivery.lead_id), []).append(delivery)
+    parsed = {lead_id: crf.parse(bytes(batch[-1].body)) for lead_id, batch in batches.items()}
+    related = state.upsert_related((batches[lead][-1].id, p) for lead, p in parsed.items())
+    values = {lead: state.lead_values(p, batches[lead][-1], related) for lead, p in parsed.items()}
+    locked = {lead.id: lead for lead in _locked_leads(list(batches))}
+    new = [Lead(**values[lead_id]) for lead_id in batches if lead_id not in locked]
+    assignments = [assignment for assignment in ownership.route_all(new) if assignment]
+    Lead.objects.bulk_create(new)  # a lead another worker inserted first: IntegrityError
+    LeadAssignment.objects.bulk_create(assignments)
+    history = [
+        change
+        for lead in new
+        for change in state.status_history(lead.id, _history_of(batches[lead.id]))
+    ]
+    for lead in locked.values():
+        history += _update(lead, values[lead.id], batches[lead.id])
+    StatusChange.objects.bulk_create(history)
+    return len(claimed)
+
+
 def _apply_unprocessed(lead_id: uuid.UUID) -> int:
     """One transaction of a few statements: the batch claimed and read in one, each kind of
     partner and product upserted in one, the lead written once, its history continued
@@ -166,7 +212,7 @@ def _apply_unprocessed(lead_id: uuid.UUID) -> int:
     path (deliveries, partners and products by key, the lead): two workers never wait on each
     other crosswise."""
     with transaction.atomic():
-        batch = _claim_batch(lead_id)
+        batch = _claim_batch([lead_id])
         if not batch:  # nothing left: another worker got here first
             return 0
         newest = batch[-1]
@@ -178,7 +224,7 @@ def _apply_unprocessed(lead_id: uuid.UUID) -> int:
                 StatusChange.objects.bulk_create(state.status_history(lead_id, _history_of(batch)))
                 return len(batch)
             lead = _locked_lead(lead_id)  # another worker's first delivery of it came first
-        _update(lead, values, batch)
+        StatusChange.objects.bulk_create(_update(lead, values, batch))
     return len(batch)
 
 
@@ -200,7 +246,8 @@ def _inserted(values: dict) -> Lead | None:
     return lead
 
 
-def _update(lead: Lead, values: dict, batch: list[LeadDelivery]) -> None:
+def _update(lead: Lead, values: dict, batch: list[LeadDelivery]) -> list[StatusChange]:
+    """Write the newest delivery's state over the lead's; returns the status changes to add."""
     newest = batch[-1]
     applied = lead.applied_delivery_id or 0
     previous = lead.status if applied else ""
@@ -219,16 +266,14 @@ def _update(lead: Lead, values: dict, batch: list[LeadDelivery]) -> None:
         lead.save(update_fields=fields)
     if assignment:
         assignment.save()
-    if batch[0].id > applied:  # all newer than the state shown: the history goes on
-        StatusChange.objects.bulk_create(
-            state.status_history(lead.id, _history_of(batch), previous)
-        )
-    else:
-        _rebuild_history(lead)
     if lead.disposition_id:
         # CRF shows what we wrote back: those write-backs are confirmed (never the other way
         # round: CRF's status stays what CRF said, the lender's disposition what staff set).
         dispositions.confirm(lead.id, {delivery.status for delivery in batch})
+    if batch[0].id > applied:  # all newer than the state shown: the history goes on
+        return state.status_history(lead.id, _history_of(batch), previous)
+    _rebuild_history(lead)
+    return []
 
 
 # Takes a lead's unprocessed deliveries for the transaction that applies them, and reads them:
@@ -237,20 +282,23 @@ CLAIM_BATCH = f"""
     UPDATE {LeadDelivery._meta.db_table}
     SET outcome = %(processed)s, processed_at = %(now)s, error = '', next_attempt_at = NULL,
         attempts = attempts + 1, queued_at = NULL
-    WHERE lead_id = %(lead)s AND outcome IN (%(pending)s, %(failed)s)
-    RETURNING id, status, received_at, body
+    WHERE lead_id IN ({{leads}}) AND outcome IN (%(pending)s, %(failed)s)
+    RETURNING id, lead_id, status, received_at, body
 """
 
 
-def _claim_batch(lead_id: uuid.UUID) -> list[LeadDelivery]:
+def _claim_batch(lead_ids: list[uuid.UUID]) -> list[LeadDelivery]:
+    """The unprocessed deliveries of these leads, claimed, in receipt order."""
+    lead = LeadDelivery._meta.get_field("lead")
     values = {
         "processed": DeliveryOutcome.PROCESSED,
         "now": _db_time(timezone.now()),
-        "lead": LeadDelivery._meta.get_field("lead").get_db_prep_value(lead_id, connection),
         "pending": DeliveryOutcome.PENDING,
         "failed": DeliveryOutcome.FAILED,
+        **{f"lead{n}": lead.get_db_prep_value(id, connection) for n, id in enumerate(lead_ids)},
     }
-    claimed = LeadDelivery.objects.raw(CLAIM_BATCH, values)
+    leads = ", ".join(f"%(lead{n})s" for n in range(len(lead_ids)))
+    claimed = LeadDelivery.objects.raw(CLAIM_BATCH.format(leads=leads), values)
     return sorted(claimed, key=attrgetter("id"))  # RETURNING keeps no order
 
 
@@ -264,8 +312,13 @@ LOCKED_FIELDS = ("id", "status", "applied_delivery", "assigned_officer", "dispos
 
 def _locked_lead(lead_id: uuid.UUID) -> Lead | None:
     """The lead's row, locked; None when it has none yet."""
-    locked = Lead.objects.select_for_update().filter(id=lead_id).order_by().only(*LOCKED_FIELDS)
-    return next(iter(locked), None)
+    return next(iter(_locked_leads([lead_id])), None)
+
+
+def _locked_leads(lead_ids: list[uuid.UUID]) -> QuerySet:
+    """The rows these leads have, locked in key order (as every other path locks them)."""
+    leads = Lead.objects.select_for_update().filter(id__in=lead_ids)
+    return leads.order_by("id").only(*LOCKED_FIELDS)
 
 
 def _rebuild_history(lead: Lead) -> None:

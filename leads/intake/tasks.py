@@ -13,6 +13,11 @@ def process_lead_deliveries(lead_id: str) -> int:
     return services.process_lead(uuid.UUID(lead_id))
 
 
+@shared_task(name=services.PROCESS_BATCH_TASK)
+def process_leads(lead_ids: list[str]) -> int:
+    return services.process_leads([uuid.UUID(lead_id) for lead_id in lead_ids])
+
+
 @shared_task(name="leads.tasks.sweep_lead_deliveries")
 def sweep_lead_deliveries() -> int:
     """Queue leads whose deliveries were left unqueued (the broker was down) or are due a retry."""

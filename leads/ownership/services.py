@@ -74,11 +74,38 @@ def route(lead: Lead) -> LeadAssignment | None:
     round-robin within the rule's active officers. Sets `lead.assigned_officer` for the caller to
     save with the lead's other fields, and returns the assignment to record once it is saved.
     None, and the lead unassigned, when no rule matches (or a matching rule has no active officer).
-
-    One query reads every active rule with its pool, one takes the turn.
     """
-    if lead.assigned_officer_id is not None:
-        return None
+    return route_all([lead])[0]
+
+
+def route_all(leads: list[Lead]) -> list[LeadAssignment | None]:
+    """`route` for each of several leads that just arrived, in order: one query reads every
+    active rule with its pool, and one per rule matched takes its turns for all its leads."""
+    unassigned = [lead for lead in leads if lead.assigned_officer_id is None]
+    pools = _pools() if unassigned else {}
+    by_rule: dict[RoutingRule, list[Lead]] = {}
+    for lead in unassigned:
+        rule = next((rule for rule in pools if matches(rule, lead)), None)
+        if rule is not None:
+            by_rule.setdefault(rule, []).append(lead)
+    assignments: dict[int, LeadAssignment] = {}
+    for rule, matched in by_rule.items():
+        pool = pools[rule]
+        first = _take_turns(rule, len(matched))
+        for turn, lead in enumerate(matched, start=first):
+            lead.assigned_officer_id = pool[turn % len(pool)]
+            assignments[id(lead)] = LeadAssignment(
+                lead=lead,
+                to_officer_id=lead.assigned_officer_id,
+                by=None,
+                rule=rule,
+                at=timezone.now(),
+            )
+    return [assignments.get(id(lead)) for lead in leads]
+
+
+def _pools() -> dict[RoutingRule, list[int]]:
+    """Every active rule with an active officer, in order, with those officers."""
     pools: dict[RoutingRule, list[int]] = {}
     members = (
         RoutingRule.officers.through.objects.filter(
@@ -89,28 +116,18 @@ def route(lead: Lead) -> LeadAssignment | None:
     )
     for member in members:
         pools.setdefault(member.routingrule, []).append(member.user_id)
-    for rule, pool in pools.items():
-        if matches(rule, lead):
-            lead.assigned_officer_id = pool[_take_turn(rule) % len(pool)]
-            return LeadAssignment(
-                lead=lead,
-                to_officer_id=lead.assigned_officer_id,
-                by=None,
-                rule=rule,
-                at=timezone.now(),
-            )
-    return None
+    return pools
 
 
-def _take_turn(rule: RoutingRule) -> int:
-    """The rule's next turn, counted in one UPDATE: the row lock it takes means two workers
-    never get the same turn."""
+def _take_turns(rule: RoutingRule, count: int) -> int:
+    """The first of the rule's next `count` turns, counted in one UPDATE: the row lock it takes
+    means two workers never get the same turn."""
     table = connection.ops.quote_name(RoutingRule._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET turns = turns + 1 WHERE id = %s RETURNING turns", [rule.pk]
+            f"UPDATE {table} SET turns = turns + %s WHERE id = %s RETURNING turns", [count, rule.pk]
         )
-        return cursor.fetchone()[0] - 1
+        return cursor.fetchone()[0] - count
 
 
 def matches(rule: RoutingRule, lead: Lead) -> bool:

@@ -56,9 +56,12 @@ class Queue:
         with self.app.connection_for_write() as connection:
             channel = connection.default_channel
             while (message := channel.basic_get("celery", no_ack=True)) is not None:
-                assert message.headers["task"] == tasks.process_lead_deliveries.name
                 args, _, _ = message.decode()
-                leads.append(uuid.UUID(args[0]))
+                if message.headers["task"] == tasks.process_leads.name:  # the intake's
+                    leads.extend(uuid.UUID(lead_id) for lead_id in args[0])
+                else:
+                    assert message.headers["task"] == tasks.process_lead_deliveries.name
+                    leads.append(uuid.UUID(args[0]))
         return leads
 
 
