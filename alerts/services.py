@@ -106,10 +106,12 @@ ITEM_ERRORS = (DataError, IntegrityError, ValueError, TypeError)
 
 def _insert(delivery: AlertDelivery, rows: list[dict], received_at) -> None:
     user_ids = sorted({values["user_id"] for values in rows if values["user_id"]})
-    bulk.insert_new(CRSUser, [CRSUser(id=user_id) for user_id in user_ids])
+    people = [{"id": user_id, "first_seen_at": received_at} for user_id in user_ids]
+    bulk.insert_new(CRSUser, people)
     # The notification id is the primary key: an item CRS sends again is stored once.
     bulk.insert_new(
-        Alert, [Alert(delivery=delivery, received_at=received_at, **values) for values in rows]
+        Alert,
+        [{**values, "delivery_id": delivery.pk, "received_at": received_at} for values in rows],
     )
 
 

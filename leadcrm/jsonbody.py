@@ -55,7 +55,7 @@ def load(body: bytes, *, exact: bool = False) -> tuple[Any, list[Change]]:
     data = json.loads(
         text, parse_float=hooks.fraction, parse_int=hooks.integer, parse_constant=hooks.constant
     )
-    if not (hooks.unstorable or _may_hold_unstorable_text(text) or _may_nest_deeper(text)):
+    if not (hooks.unstorable or _may_hold_unstorable_text(text) or _nests_deeper(text, data)):
         return data, []  # the common case: nothing to clean, the values are storable as they came
     changes: list[Change] = []
     return _clean(data, (), changes), changes
@@ -111,8 +111,19 @@ def _may_hold_unstorable_text(text: str) -> bool:
     return "\\u" in text or bool(_UNSTORABLE_TEXT.search(text))  # escaped, or as raw bytes
 
 
-def _may_nest_deeper(text: str) -> bool:
-    return text.count("{") + text.count("[") > MAX_DEPTH  # a bound: brackets in strings count too
+def _nests_deeper(text: str, data: Any) -> bool:
+    """Whether a list or object sits MAX_DEPTH levels down. The brackets first, a bound (those
+    in strings count too): a lead has too few. A batch has one per item: its values are walked."""
+    return text.count("{") + text.count("[") > MAX_DEPTH and _deeper(data, MAX_DEPTH - 1)
+
+
+def _deeper(value: Any, levels: int) -> bool:
+    if not isinstance(value, dict | list):
+        return False
+    if levels < 0:
+        return True
+    children = value.values() if isinstance(value, dict) else value
+    return any(_deeper(child, levels - 1) for child in children if isinstance(child, dict | list))
 
 
 def _clean(value: Any, path: Path, changes: list[Change]) -> Any:

@@ -81,6 +81,22 @@ def test_nesting_deeper_than_the_limit_is_emptied():
     assert len(changes) == 1 and "deeper than" in changes[0].detail
 
 
+@pytest.mark.parametrize("depth", [jsonbody.MAX_DEPTH - 1, jsonbody.MAX_DEPTH])
+def test_a_long_batch_is_emptied_exactly_where_it_nests_too_deep(depth):
+    """A batch has more brackets than the limit, one pair per item: its depth is what counts."""
+    deep = "[" * depth + "]" * depth
+    data, changes = load("[" + '{"a": 1}, ' * 100 + deep + "]")
+
+    too_deep = depth + 1 > jsonbody.MAX_DEPTH  # the batch's own list is a level
+    assert len(changes) == (1 if too_deep else 0)
+    assert data[:100] == [{"a": 1}] * 100
+
+
+def test_brackets_inside_strings_nest_nothing():
+    body = '[{"note": "' + "[" * 100 + '"}]'
+    assert load(body) == ([{"note": "[" * 100}], [])
+
+
 def test_decimals_are_exact_when_asked_and_plain_numbers_for_json_fields():
     data, _ = load('{"amount": 25000.10}', exact=True)
 

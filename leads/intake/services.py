@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from leadcrm import bulk
 from leadcrm.enqueue import enqueue_batched_on_commit, publish_each
 from leads.choices import DeliveryOutcome, DeliverySource
 from leads.dispositions import services as dispositions
@@ -71,7 +72,7 @@ def receive_lead(
         with _alone():
             # Claimed for the task queued below: the sweep leaves the delivery to it, unless the
             # broker does not take it.
-            delivery = LeadDelivery.objects.create(
+            delivery = LeadDelivery(
                 **raw,
                 source=source,
                 lead_id=parsed.id,
@@ -79,6 +80,7 @@ def receive_lead(
                 warnings=parsed.problems,
                 queued_at=queued_at,
             )
+            bulk.insert_one(delivery)
     except IntegrityError:
         return Receipt(_stored_already(raw, parsed.id), duplicate=True)
     enqueue_batched_on_commit(
