@@ -74,6 +74,8 @@ def publish_each(task: str, calls: Sequence[tuple], countdown: float | None = No
 # first. The claim made with the row stays until then: if the broker refuses, `on_failure` gives
 # it back; if the process dies first, the claim times out and the sweep queues the work
 # (settings.LEAD_REQUEUE_SECONDS). A broker outage or a crash delays work, never drops it.
+# The thread waits to batch only while the broker takes messages: once it refuses one, each item
+# is tried, and its claim given back, as it comes, so the next sweep finds it unclaimed.
 # Elsewhere (commands, workers, tests) each item is published as its transaction commits.
 BATCH_WAIT = 0.05  # seconds: at most this much added to a task's wait in the queue
 BATCH_LIMIT = 500  # items per message: one task applies them in one transaction
@@ -81,6 +83,7 @@ BATCH_LIMIT = 500  # items per message: one task applies them in one transaction
 _waiting: dict[str, list[tuple[object, Callable[[], object] | None]]] = {}
 _ready = threading.Condition()
 _background = False
+_broker_took_the_last = False  # the thread waits BATCH_WAIT only after a publish that worked
 _publisher_pid: int | None = None  # the process whose thread publishes (gunicorn forks workers)
 
 
@@ -120,29 +123,32 @@ def _hand_over(task: str, item, on_failure: Callable[[], object] | None) -> None
 
 
 def _publish_forever() -> None:
+    global _broker_took_the_last
     while True:
         with _ready:
             _ready.wait_for(lambda: _waiting)
-        time.sleep(BATCH_WAIT)  # what comes meanwhile goes in the same message
+        if _broker_took_the_last:
+            time.sleep(BATCH_WAIT)  # what comes meanwhile goes in the same message
         try:
-            flush_batches()
+            _broker_took_the_last = flush_batches()
         except Exception:  # never end the thread: what it failed to publish, the sweep queues
+            _broker_took_the_last = False
             log.exception("Publishing batched tasks failed")
         finally:
             db.connections.close_all()  # this thread's, opened by an on_failure
 
 
-def flush_batches() -> int:
-    """Publish every item waiting, now, in this thread; returns how many the broker took."""
+def flush_batches() -> bool:
+    """Publish every item waiting, now, in this thread; whether the broker took them all."""
     with _ready:
         waiting = dict(_waiting)
         _waiting.clear()
-    published = 0
+    took_all = True
     for task, entries in waiting.items():
         chunks = [entries[n : n + BATCH_LIMIT] for n in range(0, len(entries), BATCH_LIMIT)]
         taken = publish_each(task, [([item for item, _ in chunk],) for chunk in chunks])
-        published += sum(len(chunk) for chunk in chunks[:taken])
+        took_all &= taken == len(chunks)
         for _, on_failure in (entry for chunk in chunks[taken:] for entry in chunk):
             if on_failure:
                 on_failure()
-    return published
+    return took_all

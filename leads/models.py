@@ -348,13 +348,15 @@ class LeadDelivery(RawDelivery):
     """One authenticated CRF request (or pulled message), stored before anything else happens."""
 
     # No database constraint: a delivery is stored before its lead exists (and when rejected,
-    # without one).
+    # without one). No index of its own: delivery_lead_body_uniq starts with it, and every
+    # delivery stored would update both.
     lead = models.ForeignKey(
         Lead,
         null=True,
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="deliveries",
     )
     body_sha256 = models.CharField(max_length=64, editable=False)
