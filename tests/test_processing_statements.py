@@ -59,6 +59,35 @@ def applied(lead_id: uuid.UUID) -> list[str]:
     return [query["sql"] for query in queries]
 
 
+def while_another_worker_inserts(lead_id: uuid.UUID, process) -> None:
+    """Run `process` in a thread while another transaction holds its own first INSERT of the
+    lead; check that `process` waits on that row, then let the other commit."""
+    other_inserted, other_may_commit = threading.Event(), threading.Event()
+
+    def other_worker() -> None:
+        try:
+            with transaction.atomic():
+                Lead.objects.create(id=lead_id)
+                other_inserted.set()
+                other_may_commit.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_worker)
+    processing = threading.Thread(target=lambda: (process(), connection.close()))
+    other.start()
+    try:
+        assert other_inserted.wait(10)
+        processing.start()
+        time.sleep(0.5)  # this worker is waiting on the other's row
+        assert processing.is_alive()
+    finally:
+        other_may_commit.set()
+        other.join(10)
+        if processing.ident:
+            processing.join(10)
+
+
 def test_a_new_lead_routed_to_an_officer_is_applied_in_at_most_twelve_statements(
     sample_lead, rule, officers
 ):
@@ -113,32 +142,8 @@ def test_a_lead_another_worker_inserts_first_is_applied_as_its_update(sample_lea
     worker's INSERT waits for the other's transaction, fails on the key once it commits, and
     the delivery is applied to the row the other wrote, in the same transaction."""
     lead_id = deliver({**sample_lead, "id": str(uuid.uuid4())})
-    other_inserted, other_may_commit = threading.Event(), threading.Event()
 
-    def other_worker() -> None:
-        try:
-            with transaction.atomic():
-                Lead.objects.create(id=lead_id)
-                other_inserted.set()
-                other_may_commit.wait(10)
-        finally:
-            connection.close()
-
-    other = threading.Thread(target=other_worker)
-    processing = threading.Thread(
-        target=lambda: (services.process_lead(lead_id), connection.close())
-    )
-    other.start()
-    try:
-        assert other_inserted.wait(10)
-        processing.start()
-        time.sleep(0.5)  # this worker is waiting on the other's row
-        assert processing.is_alive()
-    finally:
-        other_may_commit.set()
-        other.join(10)
-        if processing.ident:
-            processing.join(10)
+    while_another_worker_inserts(lead_id, lambda: services.process_lead(lead_id))
 
     lead = Lead.objects.get(pk=lead_id)
     assert lead.status == sample_lead["status"] and lead.matched_product is not None
@@ -166,32 +171,8 @@ def test_leads_received_together_one_of_which_another_worker_inserts_first(sampl
     """The batch's one INSERT of its new leads fails on the key another worker's first write
     took: the batch is rolled back and each lead applied on its own, that one as an update."""
     raced, other_new = (deliver({**sample_lead, "id": str(uuid.uuid4())}) for _ in range(2))
-    other_inserted, other_may_commit = threading.Event(), threading.Event()
 
-    def other_worker() -> None:
-        try:
-            with transaction.atomic():
-                Lead.objects.create(id=raced)
-                other_inserted.set()
-                other_may_commit.wait(10)
-        finally:
-            connection.close()
-
-    other = threading.Thread(target=other_worker)
-    processing = threading.Thread(
-        target=lambda: (services.process_leads([raced, other_new]), connection.close())
-    )
-    other.start()
-    try:
-        assert other_inserted.wait(10)
-        processing.start()
-        time.sleep(0.5)  # this worker is waiting on the other's row
-        assert processing.is_alive()
-    finally:
-        other_may_commit.set()
-        other.join(10)
-        if processing.ident:
-            processing.join(10)
+    while_another_worker_inserts(raced, lambda: services.process_leads([raced, other_new]))
 
     for lead_id in (raced, other_new):
         lead = Lead.objects.get(pk=lead_id)
