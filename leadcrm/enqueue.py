@@ -88,8 +88,11 @@ _publisher_pid: int | None = None  # the process whose thread publishes (gunicor
 
 
 def publish_in_background() -> None:
-    """Batch this process's publishing on a thread of its own (a web server's process)."""
+    """Batch this process's publishing on a thread of its own (a web server's process), unless
+    tasks run in-process (no broker: the development server)."""
     global _background
+    if app.conf.task_always_eager:
+        return
     _background = True
     atexit.register(flush_batches)  # a worker stopped gracefully publishes what it holds
 
@@ -101,10 +104,10 @@ def enqueue_batched_on_commit(
     commits: in a web server, in one message with the others given meanwhile, the caller never
     waiting for the broker; elsewhere at once, alone. Never fails the caller.
 
-    Without a broker (tasks run in-process) the task runs at once with `[item]`, as
-    `enqueue_on_commit` runs any task.
+    Elsewhere it is `enqueue_on_commit(task, [item])`: without a broker (tasks run in-process)
+    the task runs at once with `[item]`.
     """
-    if app.conf.task_always_eager:
+    if not _background:
         enqueue_on_commit(task, [item], on_failure=on_failure)
         return
     transaction.on_commit(partial(_hand_over, task, item, on_failure), robust=True)
@@ -114,12 +117,10 @@ def _hand_over(task: str, item, on_failure: Callable[[], object] | None) -> None
     global _publisher_pid
     with _ready:
         _waiting.setdefault(task, []).append((item, on_failure))
-        if _background and _publisher_pid != os.getpid():
+        if _publisher_pid != os.getpid():
             _publisher_pid = os.getpid()
             threading.Thread(target=_publish_forever, name="batched-publish", daemon=True).start()
         _ready.notify()
-    if not _background:
-        flush_batches()
 
 
 def _publish_forever() -> None:

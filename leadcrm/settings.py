@@ -97,6 +97,12 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # Parameters are sent apart from the statement, not quoted into it in Python, and a statement
+    # run five times on a connection is prepared: parsed and planned once (the webhook's INSERT,
+    # a worker's statements). Django turns preparing off for the sake of connection poolers in
+    # transaction mode; the deployment here has none between the processes and PostgreSQL.
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 # The webhook views commit the raw delivery themselves; ATOMIC_REQUESTS would let a later
 # failure roll it back.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False

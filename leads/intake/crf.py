@@ -197,7 +197,7 @@ class _Reader:
             if step.child and step.head not in containers:
                 containers[step.head] = self._container(data, step.head, prefix, plan.children)
             raw = containers[step.head].get(step.child) if step.child else data.get(step.head)
-            values[step.name] = self._coerce(step, prefix + step.path, raw)
+            values[step.name] = self._coerce(step, prefix, raw)
         return values
 
     def read_related(self, data: dict, name: str, spec, model) -> Related | None:
@@ -223,18 +223,20 @@ class _Reader:
             if key not in known and not (prefix == "" and key in RELATED):
                 self.extra[prefix + key] = jsonbody.plain(value)
 
-    def _coerce(self, step: "_Step", name: str, value: Any) -> Any:
+    def _coerce(self, step: "_Step", prefix: str, value: Any) -> Any:
         if value is None:
             return step.empty_value()
         try:
             result = step.coerce(step.field, value)
         except Unreadable as exc:
-            self.problems.append(exc.at(name))
+            self.problems.append(exc.at(prefix + step.path))
             return step.empty_value()
-        for item in result if step.is_list else [result]:
-            if item and item not in step.known:
-                detail = f"{show(item)} is not a known value; kept as sent"
-                self.problems.append(lenient.problem(name, UNKNOWN_VALUE, detail))
+        if step.known is not None:
+            for item in result if step.is_list else (result,):
+                if item and item not in step.known:
+                    detail = f"{show(item)} is not a known value; kept as sent"
+                    problem = lenient.problem(prefix + step.path, UNKNOWN_VALUE, detail)
+                    self.problems.append(problem)
         return result
 
 
@@ -250,7 +252,7 @@ class _Step:
     coerce: Any
     is_list: bool
     empty: Any  # stored for a missing or unreadable value
-    known: Any  # a frozenset of lookup values, or _ANY
+    known: frozenset[str] | None  # an enum's lookup values; None: any value
 
     def empty_value(self) -> Any:
         return [] if self.empty == [] else self.empty  # a list of its own for each lead
@@ -295,20 +297,12 @@ def _plan(model, spec: tuple) -> _Plan:
     )
 
 
-def _known_values(model_field):
-    """The lookup values of an enum field (a list field's items); _ANY accepts anything."""
+def _known_values(model_field) -> frozenset[str] | None:
+    """The lookup values of an enum field (a list field's items); None for any other field."""
     lookup = LIST_CHOICES.get(model_field.name)
     if lookup:
         return frozenset(lookup.values)
-    return frozenset(value for value, _ in model_field.flatchoices) if model_field.choices else _ANY
-
-
-class _Any:
-    def __contains__(self, item) -> bool:
-        return True
-
-
-_ANY = _Any()
+    return frozenset(value for value, _ in model_field.flatchoices) if model_field.choices else None
 
 
 def _related_key(values: dict) -> str:
@@ -333,9 +327,8 @@ def _uuid(model_field, value) -> uuid.UUID:
 def _decimal(model_field, value) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         raise expected("a number", value)
-    places = model_field.decimal_places
     try:
-        number = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+        number = Decimal(value).quantize(_quantum(model_field), rounding=ROUND_HALF_EVEN)
     except InvalidOperation:
         raise expected("a number in range", value) from None
     if len(number.as_tuple().digits) > model_field.max_digits or not number.is_finite():
@@ -344,6 +337,11 @@ def _decimal(model_field, value) -> Decimal:
     if model_field.name == "fraud_score" and not low <= number <= high:
         raise Unreadable(f"{show(value)} is outside 0–1", OUT_OF_RANGE)
     return number
+
+
+@functools.cache
+def _quantum(model_field) -> Decimal:
+    return Decimal(1).scaleb(-model_field.decimal_places)  # 0.01 for two places
 
 
 def _integer(model_field, value) -> int:
