@@ -10,6 +10,7 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
 
 from alerts.models import Alert, AlertDelivery
 from conftest import CRF_URL, CRS_URL
@@ -152,3 +153,30 @@ def test_no_header_that_may_carry_a_credential_is_stored_on_either_endpoint(
     wait_until(
         lambda: LeadDelivery.objects.filter(outcome="processed").exists()
     )  # before the flush
+
+
+def test_deliveries_after_the_database_ended_every_connection_are_taken(server, sample_lead):
+    """As after a database restart or failover: each worker's kept connection is found ended
+    and replaced before a delivery uses it, so no delivery is answered 503 for it."""
+
+    def post_new_lead() -> int:
+        body = json.dumps({**sample_lead, "id": str(uuid.uuid4())}).encode()
+        return chunked_post(server, CRF_URL, body, {"X-Api-Key": SECRET})[0]
+
+    assert [post_new_lead() for _ in range(6)] == [202] * 6  # each worker keeps a connection
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        ended = [pid for pid, _ in cursor.fetchall()]
+
+    def gone() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [ended])
+            return cursor.fetchone()[0] == 0
+
+    wait_until(gone, message="the ended sessions to be gone")
+
+    assert [post_new_lead() for _ in range(6)] == [202] * 6
+    assert LeadDelivery.objects.count() == 12
