@@ -11,10 +11,14 @@ from collections.abc import Iterable
 from django.db import connections, models, router
 
 
-def insert_one(obj: models.Model) -> None:
-    """Insert one new row in one statement and give `obj` its key: `save(force_insert=True)`
-    without the signals (none is connected for the models this serves) and without compiling
-    the query again each time. For a webhook's one INSERT, where those were half its cost."""
+def insert_one(obj: models.Model) -> bool:
+    """Insert one row in one statement, unless a unique constraint finds it stored already
+    (ON CONFLICT DO NOTHING); whether it was inserted, `obj` then given its key.
+
+    `save(force_insert=True)` without the signals (none is connected for the models this
+    serves), without compiling the query again each time, and without the error a duplicate
+    would raise: for a webhook's one INSERT, where those were half its cost, and a re-delivery
+    leaves no dead row behind. Within a transaction, a duplicate leaves it usable."""
     meta = obj._meta
     connection = connections[router.db_for_write(type(obj))]
     fields = [field for field in meta.concrete_fields if not field.primary_key]
@@ -22,8 +26,12 @@ def insert_one(obj: models.Model) -> None:
     params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        obj.pk = cursor.fetchone()[0]
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
     obj._state.adding, obj._state.db = False, connection.alias
+    return True
 
 
 @functools.cache
@@ -33,7 +41,8 @@ def _insert_sql(model: type[models.Model], alias: str) -> str:
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     return (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(meta.pk.column)}"
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
     )
 
 

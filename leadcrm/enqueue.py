@@ -1,5 +1,6 @@
 import atexit
 import logging
+import math
 import os
 import threading
 import time
@@ -74,16 +75,20 @@ def publish_each(task: str, calls: Sequence[tuple], countdown: float | None = No
 # first. The claim made with the row stays until then: if the broker refuses, `on_failure` gives
 # it back; if the process dies first, the claim times out and the sweep queues the work
 # (settings.LEAD_REQUEUE_SECONDS). A broker outage or a crash delays work, never drops it.
-# The thread waits to batch only while the broker takes messages: once it refuses one, each item
-# is tried, and its claim given back, as it comes, so the next sweep finds it unclaimed.
+# Only a broker that took the last message is left to the thread. Until one has (a process just
+# started, a broker refusing), the request publishes its own item, or, within RETRY_AFTER of a
+# refusal, gives its claim back at once: either way before the webhook answers, so a sweep run
+# after the answer finds every claim the broker did not take given back.
 # Elsewhere (commands, workers, tests) each item is published as its transaction commits.
 BATCH_WAIT = 0.05  # seconds: at most this much added to a task's wait in the queue
 BATCH_LIMIT = 500  # items per message: one task applies them in one transaction
+RETRY_AFTER = 1.0  # seconds after the broker refused a message before a request tries it again
 
 _waiting: dict[str, list[tuple[object, Callable[[], object] | None]]] = {}
 _ready = threading.Condition()
 _background = False
-_broker_took_the_last = False  # the thread waits BATCH_WAIT only after a publish that worked
+# When the broker last refused a message; None while it takes them. Never yet tried: long ago.
+_refused_at: float | None = -math.inf
 _publisher_pid: int | None = None  # the process whose thread publishes (gunicorn forks workers)
 
 
@@ -95,14 +100,16 @@ def publish_in_background() -> None:
         return
     _background = True
     atexit.register(flush_batches)  # a worker stopped gracefully publishes what it holds
+    app.producer_pool  # noqa: B018 (built now, not by the first request: a tenth of a second)
 
 
 def enqueue_batched_on_commit(
     task: str, item, *, on_failure: Callable[[], object] | None = None
 ) -> None:
     """Queue `item` for `task`, which takes a list of items, once the current transaction
-    commits: in a web server, in one message with the others given meanwhile, the caller never
-    waiting for the broker; elsewhere at once, alone. Never fails the caller.
+    commits: in a web server, in one message with the others given meanwhile, the caller not
+    waiting for the broker while it takes messages; elsewhere at once, alone. Never fails the
+    caller.
 
     Elsewhere it is `enqueue_on_commit(task, [item])`: without a broker (tasks run in-process)
     the task runs at once with `[item]`.
@@ -114,7 +121,16 @@ def enqueue_batched_on_commit(
 
 
 def _hand_over(task: str, item, on_failure: Callable[[], object] | None) -> None:
-    global _publisher_pid
+    global _publisher_pid, _refused_at
+    if _refused_at is not None:  # the broker is not known to take messages
+        if time.monotonic() - _refused_at >= RETRY_AFTER:
+            if publish_each(task, [([item],)]):
+                _refused_at = None
+                return
+            _refused_at = time.monotonic()
+        if on_failure:
+            on_failure()
+        return
     with _ready:
         _waiting.setdefault(task, []).append((item, on_failure))
         if _publisher_pid != os.getpid():
@@ -124,19 +140,19 @@ def _hand_over(task: str, item, on_failure: Callable[[], object] | None) -> None
 
 
 def _publish_forever() -> None:
-    global _broker_took_the_last
+    global _refused_at
     while True:
         with _ready:
             _ready.wait_for(lambda: _waiting)
-        if _broker_took_the_last:
-            time.sleep(BATCH_WAIT)  # what comes meanwhile goes in the same message
+        time.sleep(BATCH_WAIT)  # what comes meanwhile goes in the same message
+        # This thread's database connection (an on_failure's) is kept, as a request's is.
+        db.close_old_connections()
         try:
-            _broker_took_the_last = flush_batches()
+            if not flush_batches():
+                _refused_at = time.monotonic()
         except Exception:  # never end the thread: what it failed to publish, the sweep queues
-            _broker_took_the_last = False
+            _refused_at = time.monotonic()
             log.exception("Publishing batched tasks failed")
-        finally:
-            db.connections.close_all()  # this thread's, opened by an on_failure
 
 
 def flush_batches() -> bool:

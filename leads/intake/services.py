@@ -68,20 +68,17 @@ def receive_lead(
     except crf.InvalidLead as exc:
         return Receipt(_store_rejected(raw, source, exc.detail), invalid=exc)
     queued_at = timezone.now()
-    try:
-        with _alone():
-            # Claimed for the task queued below: the sweep leaves the delivery to it, unless the
-            # broker does not take it.
-            delivery = LeadDelivery(
-                **raw,
-                source=source,
-                lead_id=parsed.id,
-                status=parsed.status,
-                warnings=parsed.problems,
-                queued_at=queued_at,
-            )
-            bulk.insert_one(delivery)
-    except IntegrityError:
+    # Claimed for the task queued below: the sweep leaves the delivery to it, unless the broker
+    # does not take it.
+    delivery = LeadDelivery(
+        **raw,
+        source=source,
+        lead_id=parsed.id,
+        status=parsed.status,
+        warnings=parsed.problems,
+        queued_at=queued_at,
+    )
+    if not bulk.insert_one(delivery):
         return Receipt(_stored_already(raw, parsed.id), duplicate=True)
     enqueue_batched_on_commit(
         PROCESS_BATCH_TASK, str(parsed.id), on_failure=partial(_release, [parsed.id], queued_at)
@@ -90,9 +87,9 @@ def receive_lead(
 
 
 def _alone():
-    """The one INSERT of a delivery: a statement of its own, committed as it runs (no BEGIN and
-    COMMIT around it); within a caller's transaction, a savepoint, so that a duplicate's
-    IntegrityError leaves that transaction usable."""
+    """The one INSERT of a rejected delivery: a statement of its own, committed as it runs (no
+    BEGIN and COMMIT around it); within a caller's transaction, a savepoint, so that a
+    duplicate's IntegrityError leaves that transaction usable."""
     return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
