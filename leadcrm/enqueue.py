@@ -77,8 +77,10 @@ def publish_each(task: str, calls: Sequence[tuple], countdown: float | None = No
 # (settings.LEAD_REQUEUE_SECONDS). A broker outage or a crash delays work, never drops it.
 # Only a broker that took the last message is left to the thread. Until one has (a process just
 # started, a broker refusing), the request publishes its own item, or, within RETRY_AFTER of a
-# refusal, gives its claim back at once: either way before the webhook answers, so a sweep run
-# after the answer finds every claim the broker did not take given back.
+# refusal, gives its claim back at once: either way before the webhook answers, so that during
+# an outage a sweep run after the answers finds their claims given back. (What the thread held
+# when the broker stopped is given back as the thread finds out, within BATCH_WAIT and a refused
+# connection.)
 # Elsewhere (commands, workers, tests) each item is published as its transaction commits.
 BATCH_WAIT = 0.05  # seconds: at most this much added to a task's wait in the queue
 BATCH_LIMIT = 500  # items per message: one task applies them in one transaction
