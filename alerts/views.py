@@ -3,7 +3,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leadcrm.deliveries import stored_headers
-from leadcrm.webhooks import BasicCredentialsAuthentication, database_errors_as_503, read_body
+from leadcrm.webhooks import (
+    AnswerInJSON,
+    BasicCredentialsAuthentication,
+    database_errors_as_503,
+    read_body,
+)
 
 from . import services
 
@@ -13,6 +18,7 @@ class CRSAlertWebhookView(APIView):
     in order."""
 
     authentication_classes = [BasicCredentialsAuthentication]
+    content_negotiation_class = AnswerInJSON
     parser_classes = []  # the raw body is stored first, then read
 
     def post(self, request):

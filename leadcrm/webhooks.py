@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.negotiation import BaseContentNegotiation
 
 
 class WebhookSender:
@@ -39,6 +40,18 @@ class DatabaseUnavailable(ServiceUnavailable):
 class PayloadTooLarge(exceptions.APIException):
     status_code = 413
     default_code = "payload_too_large"
+
+
+class AnswerInJSON(BaseContentNegotiation):
+    """A webhook answers JSON whatever the sender's Accept header says. DRF's own negotiation
+    answers 406 to `Accept: application/xml` before the view runs, so nothing was stored and the
+    sender, re-sending with the same header, never got its delivery in."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None  # the webhooks read their raw body themselves
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 def secret_matches(supplied: str | None, accepted: Iterable[str]) -> bool:

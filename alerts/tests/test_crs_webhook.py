@@ -39,6 +39,16 @@ def test_it_answers_every_item_true_in_order_and_stores_them(post_alerts, sample
     assert CRSUser.objects.count() == 2
 
 
+def test_whatever_the_sender_accepts_the_batch_is_stored_and_answered_in_json(
+    post_alerts, sample_batch
+):
+    response = post_alerts(sample_batch, HTTP_ACCEPT="application/xml")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert Alert.objects.count() == len(sample_batch)
+
+
 def test_the_raw_batch_is_kept_without_the_credentials(post_alerts, sample_batch):
     post_alerts(sample_batch, HTTP_COOKIE="session=x")
 

@@ -3,7 +3,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leadcrm.deliveries import stored_headers
-from leadcrm.webhooks import HeaderSecretAuthentication, database_errors_as_503, read_body
+from leadcrm.webhooks import (
+    AnswerInJSON,
+    HeaderSecretAuthentication,
+    database_errors_as_503,
+    read_body,
+)
 
 from . import services
 
@@ -13,6 +18,7 @@ class CRFLeadWebhookView(APIView):
     `services.receive_lead`."""
 
     authentication_classes = [HeaderSecretAuthentication]
+    content_negotiation_class = AnswerInJSON
     parser_classes = []  # Content-Type is not trusted: the raw body is parsed as JSON
 
     def post(self, request):

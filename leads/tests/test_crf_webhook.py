@@ -68,6 +68,23 @@ def test_content_type_is_not_trusted(deliver, sample_lead):
     assert response.status_code == 202
 
 
+@pytest.mark.parametrize("accept", ["application/xml", "text/html", "image/*;q=0.5", "x"])
+def test_whatever_the_sender_accepts_the_lead_is_stored_and_answered_in_json(
+    post_lead, sample_lead, accept
+):
+    response = post_lead(sample_lead, HTTP_ACCEPT=accept)
+
+    assert response.status_code == 202
+    assert response["Content-Type"] == "application/json"
+    assert LeadDelivery.objects.get().pk == response.json()["delivery"]
+
+
+def test_a_refusal_is_json_whatever_the_sender_accepts(post_lead, sample_lead):
+    response = post_lead(sample_lead, secret="wrong", HTTP_ACCEPT="application/xml")
+
+    assert (response.status_code, response.json()["error"]) == (401, "authentication_failed")
+
+
 @pytest.mark.parametrize("secret", [None, "", "wrong", "test-crf-secret "])
 def test_a_missing_or_wrong_secret_is_401_and_stores_nothing(post_lead, sample_lead, secret):
     response = post_lead(sample_lead, secret=secret)
