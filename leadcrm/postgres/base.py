@@ -21,8 +21,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return False
         if connection.info.transaction_status != pq.TransactionStatus.IDLE:
             return False  # left in a transaction between requests: closed, so rolled back
+        poller = select.poll()  # not select(): a busy process's descriptor may be past 1024
         try:
-            readable, _, _ = select.select([connection.fileno()], [], [], 0)
+            poller.register(connection.fileno(), select.POLLIN)
         except (OSError, ValueError):  # no longer a socket
             return False
-        return not readable
+        return not poller.poll(0)  # readable, hung up or in error: ended
