@@ -17,7 +17,7 @@ from operator import attrgetter
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from leadcrm import bulk
@@ -39,6 +39,8 @@ MAX_ATTEMPTS = 8  # retried after 1, 2, 4 … 64 minutes, then left failed for a
 # Deliveries a sweep claims at most: after an outage, a backlog is queued in one run, and this
 # only bounds one run's statement and memory (a worker takes well under this between sweeps).
 SWEEP_LIMIT = 10_000
+# A re-delivery of a delivery still pending under a claim this old queues its lead again.
+REDELIVERY_REQUEUE_AFTER = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,30 @@ def receive_lead(
         queued_at=queued_at,
     )
     if not bulk.insert_one(delivery):
-        return Receipt(_stored_already(raw, parsed.id), duplicate=True)
-    enqueue_batched_on_commit(
-        PROCESS_BATCH_TASK, str(parsed.id), on_failure=partial(_release, [parsed.id], queued_at)
-    )
+        stored = _stored_already(raw, parsed.id)
+        if claimed_at := _claim_again(stored):
+            _queue(stored.lead_id, claimed_at)
+        return Receipt(stored, duplicate=True)
+    _queue(parsed.id, queued_at)
     return Receipt(delivery)
+
+
+def _queue(lead_id: uuid.UUID, claimed_at: datetime) -> None:
+    on_failure = partial(_release, [lead_id], claimed_at)
+    enqueue_batched_on_commit(PROCESS_BATCH_TASK, str(lead_id), on_failure=on_failure)
+
+
+def _claim_again(stored: LeadDelivery) -> datetime | None:
+    """Claim a re-delivered delivery again if it is still pending under an old claim: the
+    process that stored it may have died before publishing its task (a puller killed between
+    its commit and its publish, whose message comes back). Queued again now, not when the claim
+    times out (settings.LEAD_REQUEUE_SECONDS); a task that was not lost finds nothing to do."""
+    if stored.outcome != DeliveryOutcome.PENDING or stored.lead_id is None:
+        return None
+    now = timezone.now()
+    stale = Q(queued_at__isnull=True) | Q(queued_at__lt=now - REDELIVERY_REQUEUE_AFTER)
+    due = LeadDelivery.objects.filter(stale, pk=stored.pk, outcome=DeliveryOutcome.PENDING)
+    return now if due.update(queued_at=now) else None
 
 
 def _alone():

@@ -1,12 +1,15 @@
 """POST /webhooks/crf/leads/ — every rule of docs/contract.md#5-crf-lead-intake, from the CRF
 sample lead and variations."""
 
+import hashlib
 import json
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import OperationalError, connection
+from django.utils import timezone
 
 from conftest import CRF_URL
 from leads.models import Lead, LeadDelivery, Partner, StatusChange
@@ -342,6 +345,40 @@ def test_an_identical_redelivery_is_acknowledged_once(deliver, sample_lead):
     assert again.json()["duplicate"] is True
     assert LeadDelivery.objects.count() == 1
     assert StatusChange.objects.count() == 1
+
+
+def stored_unqueued(lead: dict, claimed_ago: timedelta) -> LeadDelivery:
+    """A delivery committed and claimed, whose task was never published: its process died."""
+    body = json.dumps(lead).encode()
+    return LeadDelivery.objects.create(
+        body=body,
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        received_at=timezone.now() - claimed_ago,
+        lead_id=lead["id"],
+        status=lead["status"],
+        queued_at=timezone.now() - claimed_ago,
+    )
+
+
+def test_a_redelivery_of_a_delivery_whose_task_was_lost_queues_it_again(post_lead, sample_lead):
+    lost = stored_unqueued(sample_lead, claimed_ago=timedelta(minutes=2))
+
+    assert post_lead(sample_lead).json()["duplicate"] is True
+
+    lost.refresh_from_db()
+    # Processed at once without a broker; with one, claimed anew for the task just published.
+    renewed = lost.queued_at is not None and lost.queued_at > timezone.now() - timedelta(minutes=1)
+    assert lost.outcome == "processed" or (lost.outcome == "pending" and renewed)
+
+
+def test_a_redelivery_under_a_fresh_claim_leaves_it_to_its_task(post_lead, sample_lead):
+    queued = stored_unqueued(sample_lead, claimed_ago=timedelta(seconds=1))
+    claimed_at = queued.queued_at
+
+    assert post_lead(sample_lead).json()["duplicate"] is True
+
+    queued.refresh_from_db()
+    assert (queued.outcome, queued.queued_at) == ("pending", claimed_at)
 
 
 def test_the_same_lead_with_other_bytes_is_a_new_delivery(deliver, sample_lead):
