@@ -99,9 +99,11 @@ def _claim_again(stored: LeadDelivery) -> datetime | None:
     process that stored it may have died before publishing its task (a puller killed between
     its commit and its publish, whose message comes back). Queued again now, not when the claim
     times out (settings.LEAD_REQUEUE_SECONDS); a task that was not lost finds nothing to do."""
+    now = timezone.now()
     if stored.outcome != DeliveryOutcome.PENDING or stored.lead_id is None:
         return None
-    now = timezone.now()
+    if stored.queued_at is not None and stored.queued_at >= now - REDELIVERY_REQUEUE_AFTER:
+        return None  # as read: no statement for the usual re-delivery of a fresh one
     stale = Q(queued_at__isnull=True) | Q(queued_at__lt=now - REDELIVERY_REQUEUE_AFTER)
     due = LeadDelivery.objects.filter(stale, pk=stored.pk, outcome=DeliveryOutcome.PENDING)
     return now if due.update(queued_at=now) else None
