@@ -1,32 +1,30 @@
 from django.conf import settings
-from rest_framework.response import Response
-from rest_framework.views import APIView
+from django.http import JsonResponse
 
 from leadcrm.deliveries import stored_headers
 from leadcrm.webhooks import (
-    AnswerInJSON,
-    BasicCredentialsAuthentication,
+    WebhookView,
     database_errors_as_503,
     read_body,
+    require_basic_credentials,
 )
 
 from . import services
 
 
-class CRSAlertWebhookView(APIView):
+class CRSAlertWebhookView(WebhookView):
     """POST a CRS notification batch (docs/contract.md#7-crs-alert-intake); answered item by item,
     in order."""
 
-    authentication_classes = [BasicCredentialsAuthentication]
-    content_negotiation_class = AnswerInJSON
-    parser_classes = []  # the raw body is stored first, then read
+    def authenticate(self, request):
+        require_basic_credentials(request)
 
     def post(self, request):
         body = read_body(request, settings.CRS_MAX_BODY_BYTES)
         with database_errors_as_503():
             receipt = services.receive_alerts(body, headers=stored_headers(request.headers))
         if receipt.invalid:
-            return Response(
+            return JsonResponse(
                 {
                     "error": receipt.invalid.code,
                     "detail": receipt.invalid.detail,
@@ -34,4 +32,4 @@ class CRSAlertWebhookView(APIView):
                 },
                 status=400,
             )
-        return Response(receipt.answers, status=200)
+        return JsonResponse(receipt.answers, status=200, safe=False)

@@ -1,31 +1,14 @@
 """JSON errors — `{"error": code, "detail": sentence}` — on webhook, API and health paths; the
-admin's own 403 page on admin paths."""
+admin's own 403 page on admin paths. The webhooks' own refusals are `leadcrm.webhooks.WebhookError`.
+"""
 
 from django.contrib import admin
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views import defaults
-from rest_framework.views import exception_handler as drf_exception_handler
-
-from .webhooks import ServiceUnavailable
 
 JSON_PATHS = ("/webhooks/", "/api/", "/healthz/")
-
-
-def exception_handler(exc, context):
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        return None  # unexpected: Django answers 500 through `server_error` below
-    data = response.data
-    if isinstance(data, dict) and set(data) == {"detail"}:
-        detail = data["detail"]
-        response.data = {"error": getattr(detail, "code", "error"), "detail": str(detail)}
-    else:
-        response.data = {"error": "invalid", "detail": "The request is not valid.", "fields": data}
-    if isinstance(exc, ServiceUnavailable):
-        response["Retry-After"] = str(exc.retry_after)
-    return response
 
 
 def _json_or_html(status: int, code: str, detail: str, html_view):

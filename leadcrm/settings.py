@@ -46,7 +46,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "rest_framework",
     "axes",
     "leadcrm",  # the ground floor: shared pieces, and the commands that span both partners
     "leads",
@@ -166,16 +165,6 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
-
-# --- REST framework -----------------------------------------------------------------------------
-REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "EXCEPTION_HANDLER": "leadcrm.errors.exception_handler",
-    "UNAUTHENTICATED_USER": None,
-}
 
 # --- Celery ---------------------------------------------------------------------------------------
 # Without a broker, tasks run in-process once the transaction that queued them commits.

@@ -1,25 +1,18 @@
 from django.conf import settings
-from rest_framework.response import Response
-from rest_framework.views import APIView
+from django.http import JsonResponse
 
 from leadcrm.deliveries import stored_headers
-from leadcrm.webhooks import (
-    AnswerInJSON,
-    HeaderSecretAuthentication,
-    database_errors_as_503,
-    read_body,
-)
+from leadcrm.webhooks import WebhookView, database_errors_as_503, read_body, require_header_secret
 
 from . import services
 
 
-class CRFLeadWebhookView(APIView):
+class CRFLeadWebhookView(WebhookView):
     """POST one CRF Connect lead (docs/contract.md#5-crf-lead-intake). HTTP only: the work is in
-    `services.receive_lead`."""
+    `services.receive_lead`. Content-Type is not trusted: the raw body is parsed as JSON."""
 
-    authentication_classes = [HeaderSecretAuthentication]
-    content_negotiation_class = AnswerInJSON
-    parser_classes = []  # Content-Type is not trusted: the raw body is parsed as JSON
+    def authenticate(self, request):
+        require_header_secret(request)
 
     def post(self, request):
         body = read_body(request, settings.CRF_MAX_BODY_BYTES)
@@ -29,7 +22,7 @@ class CRFLeadWebhookView(APIView):
         delivery = receipt.delivery
         if receipt.invalid:
             invalid = receipt.invalid
-            return Response(
+            return JsonResponse(
                 {
                     "error": invalid.code,
                     "detail": invalid.detail,
@@ -38,7 +31,7 @@ class CRFLeadWebhookView(APIView):
                 },
                 status=400,
             )
-        return Response(
+        return JsonResponse(
             {
                 "id": str(delivery.lead_id),
                 "delivery": delivery.pk,

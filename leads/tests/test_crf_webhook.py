@@ -126,11 +126,21 @@ def test_without_a_configured_secret_it_answers_503_and_stores_nothing(
     assert LeadDelivery.objects.count() == 0
 
 
-@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+@pytest.mark.parametrize("method", ["get", "head", "options", "put", "patch", "delete"])
 def test_other_methods_are_405(client, crf_secret, method):
     response = getattr(client, method)(CRF_URL, HTTP_X_API_KEY=crf_secret)
     assert response.status_code == 405
-    assert response.json()["error"] == "method_not_allowed"
+    assert response["Allow"] == "POST"
+    if method != "head":
+        assert response.json()["error"] == "method_not_allowed"
+    assert LeadDelivery.objects.count() == 0
+
+
+@pytest.mark.parametrize("method", ["get", "options", "put"])
+def test_other_methods_without_the_secret_are_401(client, crf_secret, method):
+    response = getattr(client, method)(CRF_URL, HTTP_X_API_KEY="wrong")
+    assert response.status_code == 401
+    assert response.json()["error"] == "authentication_failed"
 
 
 def test_a_body_over_one_mebibyte_is_413_and_not_stored(post_lead, sample_lead):
