@@ -4,7 +4,7 @@ from django.http import JsonResponse
 
 from . import plugins
 from .celery import app as celery_app
-from .webhooks import ServiceUnavailable
+from .webhooks import MethodNotAllowed, ServiceUnavailable
 
 
 def healthz(request):
@@ -15,10 +15,8 @@ def healthz(request):
     they turn the status to "warning" but keep the 200, so load balancers leave the node alone.
     """
     if request.method not in ("GET", "HEAD"):
-        detail = "Only GET is allowed here."
-        response = JsonResponse({"error": "method_not_allowed", "detail": detail}, status=405)
-        response["Allow"] = "GET, HEAD"
-        return response
+        refusal = MethodNotAllowed("Only GET is allowed here.", headers={"Allow": "GET, HEAD"})
+        return refusal.response()
     checks = {"database": _check(_ping_database)}
     checks["broker"] = "in-process" if settings.CELERY_TASK_ALWAYS_EAGER else _check(_ping_broker)
     healthy = "unavailable" not in checks.values()

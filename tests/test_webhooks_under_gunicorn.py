@@ -166,6 +166,8 @@ def test_deliveries_after_the_database_ended_every_connection_are_taken(
         return chunked_post(server, CRF_URL, body, {"X-Api-Key": SECRET})[0]
 
     assert [post_new_lead() for _ in range(6)] == [202] * 6  # each worker keeps a connection
+    # The Celery worker idle first: a task cut off mid-way would leave its leads to the sweep.
+    wait_until(lambda: not LeadDelivery.objects.exclude(outcome="processed").exists())
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
