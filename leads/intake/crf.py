@@ -8,8 +8,8 @@ value is stored as sent and reported, and keys the schema does not name are kept
 
 import functools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -227,7 +227,7 @@ class _Reader:
         if value is None:
             return step.empty_value()
         try:
-            result = step.coerce(step.field, value)
+            result = step.coerce(value)
         except Unreadable as exc:
             self.problems.append(exc.at(prefix + step.path))
             return step.empty_value()
@@ -248,8 +248,7 @@ class _Step:
     head: str
     child: str
     name: str
-    field: models.Field
-    coerce: Any
+    coerce: Callable[[Any], Any]  # the value as the column holds it, or Unreadable
     is_list: bool
     empty: Any  # stored for a missing or unreadable value
     known: frozenset[str] | None  # an enum's lookup values; None: any value
@@ -279,8 +278,7 @@ def _plan(model, spec: tuple) -> _Plan:
                 head,
                 child,
                 name,
-                model_field,
-                _COERCERS[model_field.get_internal_type()],
+                _coercer(model_field),
                 is_list,
                 empty,
                 _known_values(model_field),
@@ -312,39 +310,39 @@ def _related_key(values: dict) -> str:
     return ""
 
 
-def _string(model_field, value) -> str:
-    return lenient.text(value, model_field.max_length)
+def _coercer(model_field) -> Callable[[Any], Any]:
+    """The reader of one field's values, with the field's limits worked out once."""
+    kind = model_field.get_internal_type()
+    if kind in ("CharField", "TextField"):
+        return functools.partial(lenient.text, limit=model_field.max_length)
+    if kind == "DecimalField":
+        return _decimal(model_field)
+    return _READERS[kind]
 
 
-def _datetime(model_field, value) -> datetime:
-    return lenient.iso_datetime(value)
+def _decimal(model_field) -> Callable[[Any], Decimal]:
+    quantum = Decimal(1).scaleb(-model_field.decimal_places)  # 0.01 for two places
+    # Rounded to its places, a number has more digits than the column holds from this on.
+    too_large = Decimal(10) ** (model_field.max_digits - model_field.decimal_places)
+    low, high = FRAUD_SCORE_RANGE if model_field.name == "fraud_score" else (None, None)
+
+    def read(value) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            raise expected("a number", value)
+        try:
+            number = Decimal(value).quantize(quantum, rounding=ROUND_HALF_EVEN)
+        except InvalidOperation:
+            raise expected("a number in range", value) from None
+        if not abs(number) < too_large:
+            raise lenient.out_of_range(value)
+        if low is not None and not low <= number <= high:
+            raise Unreadable(f"{show(value)} is outside 0–1", OUT_OF_RANGE)
+        return number
+
+    return read
 
 
-def _uuid(model_field, value) -> uuid.UUID:
-    return lenient.uuid(value)
-
-
-def _decimal(model_field, value) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise expected("a number", value)
-    try:
-        number = Decimal(value).quantize(_quantum(model_field), rounding=ROUND_HALF_EVEN)
-    except InvalidOperation:
-        raise expected("a number in range", value) from None
-    if len(number.as_tuple().digits) > model_field.max_digits or not number.is_finite():
-        raise lenient.out_of_range(value)
-    low, high = FRAUD_SCORE_RANGE
-    if model_field.name == "fraud_score" and not low <= number <= high:
-        raise Unreadable(f"{show(value)} is outside 0–1", OUT_OF_RANGE)
-    return number
-
-
-@functools.cache
-def _quantum(model_field) -> Decimal:
-    return Decimal(1).scaleb(-model_field.decimal_places)  # 0.01 for two places
-
-
-def _integer(model_field, value) -> int:
+def _integer(value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         raise expected("a whole number", value)
     if isinstance(value, Decimal) and value != value.to_integral_value():
@@ -354,25 +352,22 @@ def _integer(model_field, value) -> int:
     return int(value)
 
 
-def _boolean(model_field, value) -> bool:
+def _boolean(value) -> bool:
     if not isinstance(value, bool):
         raise expected("true or false", value)
     return value
 
 
-def _string_list(model_field, value) -> list[str]:
+def _string_list(value) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str | None) for v in value):
         raise expected("a list of strings", value)
     return [v for v in value if v is not None]
 
 
-_COERCERS = {
-    "CharField": _string,
-    "TextField": _string,
-    "DecimalField": _decimal,
+_READERS = {
     "IntegerField": _integer,
     "BooleanField": _boolean,
-    "DateTimeField": _datetime,
-    "UUIDField": _uuid,
+    "DateTimeField": lenient.iso_datetime,
+    "UUIDField": lenient.uuid,
     "JSONField": _string_list,
 }

@@ -12,6 +12,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from conftest import CRF_URL
+from leads.intake import crf
 from leads.models import Lead, LeadDelivery, Partner, StatusChange
 
 pytestmark = pytest.mark.django_db
@@ -242,6 +243,32 @@ def test_values_that_do_not_fit_are_reported_not_failed(deliver, sample_lead):
         "email": "too_long",
     }
     assert Lead.objects.get().email == ""
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("99999999999999.99", Decimal("99999999999999.99")),  # every digit the column has
+        ("-99999999999999.99", Decimal("-99999999999999.99")),
+        ("0.004", Decimal("0.00")),
+        ("99999999999999.994", Decimal("99999999999999.99")),  # rounded down, still fits
+        ("99999999999999.995", None),  # rounded up to a digit more than it holds
+        ("100000000000000", None),
+    ],
+)
+def test_an_amount_is_kept_to_the_last_digit_its_column_holds(sample_lead, sent, stored):
+    field = Lead._meta.get_field("requested_amount")
+    assert (field.max_digits, field.decimal_places) == (16, 2)  # what the cases are written for
+    body = json.dumps(sample_lead).replace(
+        f'"requestedAmount": {json.dumps(sample_lead["requestedAmount"])}',
+        f'"requestedAmount": {sent}',
+    )
+
+    parsed = crf.parse(body.encode())
+
+    assert parsed.values["requested_amount"] == stored
+    codes = [problem["code"] for problem in parsed.problems]
+    assert codes == ([] if stored is not None else ["out_of_range"])
 
 
 def test_unknown_enum_values_and_extra_keys_are_kept_as_sent(deliver, sample_lead):
