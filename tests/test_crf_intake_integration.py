@@ -52,18 +52,19 @@ def expected_history(deliveries) -> list[tuple[str, str, int]]:
 
 
 @pytest.fixture
-def threaded_server(service_env):
-    """The production web server with 32 threads (2 workers of 16): a partner's concurrent
-    re-sends reach the database together, and none is turned away at the door. Django's test
-    server listens with a backlog of 10 and reset some of 32 connections made at once."""
+def send(service_env):
+    """POST a body, with the secret, to the CRF webhook of the production web server with 32
+    threads (2 workers of 16): a partner's concurrent re-sends reach the database together, and
+    none is turned away at the door. Django's test server listens with a backlog of 10 and
+    reset some of 32 connections made at once."""
     env = {**service_env, "CRF_WEBHOOK_SECRET": "concurrent-secret"}
     options = ["--worker-class", "gthread", "--threads", "16", "--access-logfile", "/dev/null"]
     with gunicorn(env, *options) as url:
-        yield url
+        yield lambda body: post(url + CRF_URL, body, "concurrent-secret")
 
 
 def test_twenty_concurrent_updates_of_one_lead_end_in_the_newest_state(
-    threaded_server, celery_worker, sample_lead
+    send, celery_worker, sample_lead
 ):
     statuses = list(Status.values)
     bodies = [
@@ -72,9 +73,8 @@ def test_twenty_concurrent_updates_of_one_lead_end_in_the_newest_state(
         ).encode()
         for i in range(20)
     ]
-    url = threaded_server + CRF_URL
     with ThreadPoolExecutor(max_workers=20) as pool:
-        answers = list(pool.map(lambda body: post(url, body, "concurrent-secret"), bodies))
+        answers = list(pool.map(send, bodies))
 
     assert [status for status, _ in answers] == [202] * 20
     wait_until(all_processed, message="the worker to process 20 deliveries")
@@ -87,12 +87,11 @@ def test_twenty_concurrent_updates_of_one_lead_end_in_the_newest_state(
 
 
 def test_a_hundred_concurrent_identical_deliveries_are_stored_once(
-    threaded_server, celery_worker, sample_lead
+    send, celery_worker, sample_lead
 ):
     body = json.dumps(sample_lead).encode()
-    url = threaded_server + CRF_URL
     with ThreadPoolExecutor(max_workers=32) as pool:
-        answers = list(pool.map(lambda _: post(url, body, "concurrent-secret"), range(100)))
+        answers = list(pool.map(lambda _: send(body), range(100)))
 
     assert {status for status, _ in answers} == {202}
     assert len({answer["delivery"] for _, answer in answers}) == 1
